@@ -1,0 +1,82 @@
+# COCO train2017 -> val2017. The split files beside this one
+# (coco_csod_*.py) set base_classes / novel_classes; classes are COCO's 80 in
+# COCO order (CSODCocoDataset's default). Proposals: Selective Search by
+# tools/dataset_converters/selective_search.py, or an RPN trained on base
+# classes written in the same format.
+dataset_type = 'CSODCocoDataset'
+data_root = 'data/coco/'
+backend_args = None
+
+train_scales = [(2000, 480), (2000, 576), (2000, 688), (2000, 864),
+                (2000, 1200)]
+test_scale = (2000, 688)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadProposals', num_max_proposals=None),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='ProposalBroadcaster',
+        transforms=[
+            dict(type='RandomChoiceResize', scales=train_scales,
+                 keep_ratio=True),
+            dict(type='RandomFlip', prob=0.5),
+        ]),
+    dict(type='PackCSODInputs', require_proposals=True)
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadProposals', num_max_proposals=None),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='ProposalBroadcaster',
+        transforms=[dict(type='Resize', scale=test_scale, keep_ratio=True)]),
+    dict(
+        type='PackCSODInputs',
+        require_proposals=True,
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+
+train_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        supervision='cross',
+        ann_file='annotations/instances_train2017.json',
+        data_prefix=dict(img='train2017/'),
+        proposal_file='proposals/ss_train2017.npz',
+        num_max_proposals=2000,
+        filter_cfg=dict(filter_empty_gt=True),
+        pipeline=train_pipeline,
+        backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/instances_val2017.json',
+        data_prefix=dict(img='val2017/'),
+        proposal_file='proposals/ss_val2017.npz',
+        num_max_proposals=2000,
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(
+    type='CocoMetric',
+    ann_file=data_root + 'annotations/instances_val2017.json',
+    metric='bbox',
+    format_only=False,
+    backend_args=backend_args)
+test_evaluator = val_evaluator

@@ -1,0 +1,85 @@
+# The generated dataset (tools/dataset_converters/make_synthetic.py) with its
+# cross-supervised split: the first five classes have boxes (base), the last
+# five only image-level labels (novel), as the paper splits VOC.
+dataset_type = 'CSODCocoDataset'
+data_root = 'data/synthetic/'
+backend_args = None
+
+classes = ('cart', 'bottle', 'sign', 'house', 'kite', 'person', 'horse',
+           'lamp', 'fish', 'tree')
+metainfo = dict(
+    classes=classes, base_classes=classes[:5], novel_classes=classes[5:])
+
+# Multi-scale training as in WSOD (shorter side at random, flip); proposals
+# are resized and flipped with the image by ProposalBroadcaster.
+train_scales = [(480, 224), (480, 256), (480, 288), (480, 320)]
+test_scale = (480, 288)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadProposals', num_max_proposals=None),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='ProposalBroadcaster',
+        transforms=[
+            dict(type='RandomChoiceResize', scales=train_scales,
+                 keep_ratio=True),
+            dict(type='RandomFlip', prob=0.5),
+        ]),
+    dict(type='PackCSODInputs', require_proposals=True)
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadProposals', num_max_proposals=None),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='ProposalBroadcaster',
+        transforms=[dict(type='Resize', scale=test_scale, keep_ratio=True)]),
+    dict(
+        type='PackCSODInputs',
+        require_proposals=True,
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        metainfo=metainfo,
+        supervision='cross',
+        ann_file='annotations/train.json',
+        data_prefix=dict(img='train/'),
+        proposal_file='proposals/ss_train.npz',
+        num_max_proposals=2000,
+        filter_cfg=dict(filter_empty_gt=True),
+        pipeline=train_pipeline,
+        backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/val.json',
+        data_prefix=dict(img='val/'),
+        proposal_file='proposals/ss_val.npz',
+        num_max_proposals=2000,
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+
+# AP at IoU 0.5 (the paper's measure), area under the PR curve.
+val_evaluator = dict(type='VOCMetric', metric='mAP', eval_mode='area',
+                     iou_thrs=[0.5])
+test_evaluator = val_evaluator

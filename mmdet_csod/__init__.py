@@ -1,0 +1,15 @@
+"""mmdet-csod: cross-supervised object detection on MMDetection 3.x.
+
+Importing the package registers its datasets, transforms and models into
+mmdet's registries (configs load it with ``custom_imports``) and makes the
+project's checkpoints loadable with torch's safe loader
+(:mod:`mmdet_csod.utils.checkpoint`).
+"""
+from .utils.checkpoint import install_safe_checkpoint_support
+
+install_safe_checkpoint_support()
+
+from . import datasets, models  # noqa: E402,F401  (registration)
+from .version import __version__  # noqa: E402
+
+__all__ = ['__version__', 'datasets', 'models']

@@ -1,0 +1,1 @@
+"""Dataset and proposal converters (library side of tools/dataset_converters)."""

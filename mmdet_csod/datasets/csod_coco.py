@@ -1,0 +1,339 @@
+"""A COCO-format dataset that applies the cross-supervision split at load time.
+
+VOC is converted to COCO json (``tools/dataset_converters/voc_to_coco.py``), so
+this one class serves VOC, COCO and the generated dataset.
+"""
+import json
+import logging
+import os.path as osp
+from collections import Counter
+from typing import List, Optional, Sequence
+
+import numpy as np
+from mmdet.datasets import CocoDataset
+from mmdet.registry import DATASETS
+from mmengine.fileio import get_local_path
+from mmengine.logging import print_log
+
+from .proposals import (ProposalStats, clean_proposals, load_proposal_file,
+                        proposal_key)
+
+SUPERVISION_MODES = ('cross', 'weak', 'full')
+
+
+@DATASETS.register_module()
+class CSODCocoDataset(CocoDataset):
+    """COCO-format detection data split into base and novel classes.
+
+    ``metainfo`` carries ``classes`` (all classes, the label order of every
+    model), ``base_classes`` (boxes are used for training) and
+    ``novel_classes`` (image-level labels only); the split is config data.
+
+    What a training sample holds depends on ``supervision``:
+
+    - ``'cross'``: boxes of base classes only. Novel boxes are dropped here,
+      while the annotation file is parsed, so no pipeline step can let one
+      through: a novel object survives only as its image-level label. Not in
+      ``instances``, not as an ignored instance, nowhere in the data info.
+    - ``'weak'``: no boxes at all, image-level labels for every class (the
+      WSOD baselines).
+    - ``'full'``: every box (the fully supervised upper bound).
+
+    With ``test_mode=True`` every box is kept, whatever ``supervision`` says,
+    so that base and novel AP can be measured.
+
+    Every data info holds ``image_labels``: float32 multi-hot [num_classes] in
+    ``metainfo['classes']`` order, computed from all annotations before the
+    split is applied. With ``proposal_file`` every data info also holds
+    ``proposals``: dict(bboxes [K, 4] float32 xyxy, scores [K] float32).
+
+    Bad input is an error that names the file and the image (corrupt json,
+    an unknown category id, a missing image file, an image without a proposal
+    entry); boxes that cannot be used (degenerate or outside the image) and
+    training images with nothing to learn from are skipped, counted and
+    logged.
+
+    Args:
+        supervision (str): 'cross', 'weak' or 'full'. Defaults to 'cross'.
+        num_max_proposals (int, optional): Proposals kept per image, in file
+            order. Defaults to 2000.
+        proposal_min_size (float): Proposals narrower or lower than this, after
+            clipping to the image, are dropped. Defaults to 1.
+        image_labels_from_ignored (bool): Whether ignored annotations
+            (``iscrowd``, VOC ``difficult``) make their class present in the
+            image-level labels. The WSOD literature on VOC leaves difficult
+            objects out. Defaults to False.
+        check_image_files (bool): Fail at construction when an image file is
+            missing (local files only). Defaults to True.
+    """
+
+    def __init__(self,
+                 *args,
+                 supervision: str = 'cross',
+                 num_max_proposals: Optional[int] = 2000,
+                 proposal_min_size: float = 1.0,
+                 image_labels_from_ignored: bool = False,
+                 check_image_files: bool = True,
+                 **kwargs) -> None:
+        if supervision not in SUPERVISION_MODES:
+            raise ValueError(f'supervision must be one of {SUPERVISION_MODES}, '
+                             f'got {supervision!r}')
+        self.supervision = supervision
+        self.num_max_proposals = num_max_proposals
+        self.proposal_min_size = proposal_min_size
+        self.image_labels_from_ignored = image_labels_from_ignored
+        self.check_image_files = check_image_files
+        super().__init__(*args, **kwargs)
+
+    # ------------------------------------------------------------------ meta
+    @classmethod
+    def _load_metainfo(cls, metainfo: dict = None) -> dict:
+        meta = super()._load_metainfo(metainfo)
+        classes = tuple(meta['classes'])
+        base = meta.get('base_classes')
+        novel = meta.get('novel_classes')
+        if base is None and novel is None:
+            base, novel = classes, ()
+        elif base is None:
+            base = tuple(c for c in classes if c not in set(novel))
+        elif novel is None:
+            novel = tuple(c for c in classes if c not in set(base))
+        base, novel = tuple(base), tuple(novel)
+        unknown = [c for c in base + novel if c not in classes]
+        if unknown:
+            raise ValueError(f'metainfo: base/novel classes {unknown} are not '
+                             f'in classes {classes}')
+        if set(base) & set(novel):
+            raise ValueError('metainfo: classes both base and novel: '
+                             f'{sorted(set(base) & set(novel))}')
+        if set(base) | set(novel) != set(classes):
+            raise ValueError('metainfo: classes neither base nor novel: '
+                             f'{sorted(set(classes) - set(base) - set(novel))}')
+        meta['classes'] = classes
+        meta['base_classes'] = base
+        meta['novel_classes'] = novel
+        return meta
+
+    @property
+    def base_labels(self) -> List[int]:
+        """Label indices of the base classes."""
+        classes = self.metainfo['classes']
+        return [classes.index(c) for c in self.metainfo['base_classes']]
+
+    @property
+    def novel_labels(self) -> List[int]:
+        """Label indices of the novel classes."""
+        classes = self.metainfo['classes']
+        return [classes.index(c) for c in self.metainfo['novel_classes']]
+
+    # ------------------------------------------------------------- loading
+    def load_data_list(self) -> List[dict]:
+        """Read the COCO json once, validate it, and parse every image."""
+        data = self._read_annotation_file()
+        coco = self.COCOAPI()
+        coco.dataset = data
+        coco.createIndex()
+        # Labels follow metainfo['classes'] by name, whatever the json order.
+        name_to_id = {c['name']: c['id'] for c in data['categories']}
+        self.cat_ids = [name_to_id[c] for c in self.metainfo['classes']]
+        self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
+        self.cat_img_map = {k: list(v) for k, v in coco.cat_img_map.items()}
+        if self.supervision == 'cross' and not self.test_mode:
+            self._kept_labels = set(self.base_labels)
+        elif self.supervision == 'weak' and not self.test_mode:
+            self._kept_labels = set()
+        else:
+            self._kept_labels = set(range(len(self.metainfo['classes'])))
+        self._skips = Counter()
+        data_list = []
+        for img_id in coco.get_img_ids():
+            raw_img_info = dict(coco.load_imgs([img_id])[0], img_id=img_id)
+            raw_ann_info = coco.load_anns(coco.get_ann_ids(img_ids=[img_id]))
+            data_list.append(self.parse_data_info(
+                dict(raw_ann_info=raw_ann_info, raw_img_info=raw_img_info)))
+        for reason, n in sorted(self._skips.items()):
+            print_log(f'{self.ann_file}: skipped {n} annotation(s): {reason}',
+                      logger='current', level=logging.WARNING)
+        return data_list
+
+    def _read_annotation_file(self) -> dict:
+        """Load and check the json; errors name the file, image and field."""
+        with get_local_path(self.ann_file,
+                            backend_args=self.backend_args) as local_path:
+            if not osp.isfile(local_path):
+                raise FileNotFoundError(
+                    f'annotation file not found: {self.ann_file}')
+            try:
+                with open(local_path) as f:
+                    data = json.load(f)
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise ValueError(
+                    f'{self.ann_file}: not valid JSON ({e})') from e
+        if not isinstance(data, dict):
+            raise ValueError(f'{self.ann_file}: expected a COCO json object')
+        for key in ('images', 'annotations', 'categories'):
+            if not isinstance(data.get(key), list):
+                raise ValueError(
+                    f'{self.ann_file}: field {key!r} missing or not a list')
+        cat_ids = {c.get('id') for c in data['categories']}
+        img_files = {}
+        for img in data['images']:
+            for key in ('id', 'file_name', 'height', 'width'):
+                if key not in img:
+                    raise ValueError(f'{self.ann_file}: image {img} has no '
+                                     f'field {key!r}')
+            if img['id'] in img_files:
+                raise ValueError(f'{self.ann_file}: image id {img["id"]} is '
+                                 'not unique')
+            img_files[img['id']] = img['file_name']
+        ann_ids = set()
+        for ann in data['annotations']:
+            for key in ('id', 'image_id', 'category_id', 'bbox'):
+                if key not in ann:
+                    raise ValueError(f'{self.ann_file}: annotation '
+                                     f'{ann.get("id")} has no field {key!r}')
+            if ann['id'] in ann_ids:
+                raise ValueError(f'{self.ann_file}: annotation id {ann["id"]}'
+                                 ' is not unique')
+            ann_ids.add(ann['id'])
+            if ann['image_id'] not in img_files:
+                raise ValueError(f'{self.ann_file}: annotation {ann["id"]} '
+                                 f'refers to unknown image id {ann["image_id"]}')
+            if ann['category_id'] not in cat_ids:
+                raise ValueError(
+                    f'{self.ann_file}: annotation {ann["id"]} of image '
+                    f'{img_files[ann["image_id"]]!r} has unknown category id '
+                    f'{ann["category_id"]} (categories: {sorted(cat_ids)})')
+            if not (isinstance(ann['bbox'], list) and len(ann['bbox']) == 4):
+                raise ValueError(
+                    f'{self.ann_file}: annotation {ann["id"]} of image '
+                    f'{img_files[ann["image_id"]]!r}: bbox must be [x, y, w, '
+                    f'h], got {ann["bbox"]!r}')
+        names = [c.get('name') for c in data['categories']]
+        missing = [c for c in self.metainfo['classes'] if c not in names]
+        if missing:
+            raise ValueError(f'{self.ann_file}: classes {missing} of the '
+                             f'config are not among its categories {names}')
+        return data
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        """Parse one image; the split is applied here.
+
+        Returns:
+            dict: img_path, img_id, height, width, instances (list of dict(
+            bbox [4] xyxy, bbox_label, ignore_flag)) and image_labels
+            (float32 [num_classes]).
+        """
+        img_info = raw_data_info['raw_img_info']
+        img_path = osp.join(self.data_prefix['img'], img_info['file_name'])
+        height, width = img_info['height'], img_info['width']
+        num_classes = len(self.metainfo['classes'])
+        image_labels = np.zeros(num_classes, dtype=np.float32)
+        instances = []
+        for ann in raw_data_info['raw_ann_info']:
+            if ann['category_id'] not in self.cat2label:
+                self._skips['category not in the configured classes'] += 1
+                continue
+            label = self.cat2label[ann['category_id']]
+            ignored = bool(ann.get('iscrowd', False) or ann.get('ignore', False))
+            if not ignored or self.image_labels_from_ignored:
+                image_labels[label] = 1
+            x1, y1, w, h = ann['bbox']
+            if not np.isfinite([x1, y1, w, h]).all() or w < 1 or h < 1:
+                self._skips['degenerate box (w or h < 1)'] += 1
+                continue
+            inter_w = max(0, min(x1 + w, width) - max(x1, 0))
+            inter_h = max(0, min(y1 + h, height) - max(y1, 0))
+            if inter_w * inter_h == 0:
+                self._skips['box outside its image'] += 1
+                continue
+            if label not in self._kept_labels:
+                continue  # the split: this class is image-level only here
+            instances.append(
+                dict(bbox=[x1, y1, x1 + w, y1 + h], bbox_label=label,
+                     ignore_flag=int(ignored)))
+        return dict(img_path=img_path, img_id=img_info['img_id'],
+                    seg_map_path=None, height=height, width=width,
+                    instances=instances, image_labels=image_labels)
+
+    def load_proposals(self) -> None:
+        """Attach proposals from a file in the project's format.
+
+        Every image must have an entry; boxes are cleaned with
+        :func:`clean_proposals` (counted warning) and truncated to
+        ``num_max_proposals``.
+        """
+        path = self.proposal_file
+        if not osp.isabs(path) and self.data_root:
+            path = osp.join(self.data_root, path)
+        self.proposal_file = path
+        pfile = load_proposal_file(path)
+        missing = [d['img_path'] for d in self.data_list
+                   if proposal_key(d['img_path']) not in pfile]
+        if missing:
+            hint = (' It looks made for another image set.'
+                    if len(missing) == len(self.data_list) else '')
+            raise KeyError(
+                f'{path} has no proposals for {len(missing)} of '
+                f'{len(self.data_list)} images of {self.ann_file}, first: '
+                f'{missing[0]} (key {proposal_key(missing[0])!r}).{hint}')
+        total = ProposalStats()
+        for info in self.data_list:
+            bboxes, scores = pfile.get(proposal_key(info['img_path']))
+            bboxes, scores, stats = clean_proposals(
+                bboxes, scores, max_num=self.num_max_proposals,
+                min_size=self.proposal_min_size,
+                img_shape=(info['height'], info['width']))
+            total.add(stats)
+            info['proposals'] = dict(bboxes=bboxes, scores=scores)
+        if total.any_dropped():
+            print_log(
+                f'{path}: dropped {total.non_finite} non-finite and '
+                f'{total.degenerate} degenerate proposal boxes over '
+                f'{total.images} images', logger='current',
+                level=logging.WARNING)
+
+    # ------------------------------------------------------------ filtering
+    def filter_data(self) -> List[dict]:
+        """Check image files; in training, skip images with nothing to learn.
+
+        A training image is skipped (counted and logged) when it has neither
+        an image-level label nor a box, when ``filter_cfg.min_size`` says it is
+        too small, or when none of its proposals survived cleaning.
+        """
+        if self.check_image_files:
+            self._check_image_files()
+        if self.test_mode:
+            return self.data_list
+        cfg = self.filter_cfg or {}
+        filter_empty = cfg.get('filter_empty_gt', True)
+        min_size = cfg.get('min_size', 0)
+        kept, skips = [], Counter()
+        for info in self.data_list:
+            if filter_empty and not info['image_labels'].any() \
+                    and not info['instances']:
+                skips['no annotation'] += 1
+            elif min(info['width'], info['height']) < min_size:
+                skips[f'smaller than min_size={min_size}'] += 1
+            elif 'proposals' in info and len(info['proposals']['bboxes']) == 0:
+                skips['no usable proposal'] += 1
+            else:
+                kept.append(info)
+        for reason, n in sorted(skips.items()):
+            print_log(f'{self.ann_file}: skipped {n} training image(s): '
+                      f'{reason}', logger='current', level=logging.WARNING)
+        return kept
+
+    def _check_image_files(self) -> None:
+        if self.backend_args or not self.data_list:
+            return
+        missing = [d['img_path'] for d in self.data_list
+                   if not osp.isfile(d['img_path'])]
+        if missing:
+            raise FileNotFoundError(
+                f'{len(missing)} image file(s) listed in {self.ann_file} do '
+                f'not exist, first: {missing[0]}')
+
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """Labels present in image ``idx`` (from its image-level labels)."""
+        return np.flatnonzero(self.get_data_info(idx)['image_labels']).tolist()

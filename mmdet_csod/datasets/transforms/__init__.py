@@ -1,0 +1,3 @@
+from .formatting import PackCSODInputs
+
+__all__ = ['PackCSODInputs']

@@ -1,0 +1,3 @@
+from .small_vgg import SmallVGG
+
+__all__ = ['SmallVGG']
