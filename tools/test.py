@@ -16,6 +16,8 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where the metrics are written')
     parser.add_argument('--out', help='also dump predictions to this .pkl')
+    parser.add_argument('--metrics-out',
+                        help='also write the metrics to this .json')
     parser.add_argument('--show', action='store_true',
                         help='show predictions in a window')
     parser.add_argument('--show-dir', help='draw predictions into this '
@@ -59,6 +61,14 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     metrics = runner.test()
+    if args.metrics_out:
+        import json
+        import os
+        os.makedirs(os.path.dirname(os.path.abspath(args.metrics_out)),
+                    exist_ok=True)
+        with open(args.metrics_out, 'w') as f:
+            json.dump({k: float(v) if isinstance(v, (int, float)) else str(v)
+                       for k, v in metrics.items()}, f, indent=2)
     return metrics
 
 

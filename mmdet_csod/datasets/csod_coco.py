@@ -50,8 +50,8 @@ class CSODCocoDataset(CocoDataset):
     Bad input is an error that names the file and the image (corrupt json,
     an unknown category id, a missing image file, an image without a proposal
     entry); boxes that cannot be used (degenerate or outside the image) and
-    training images with nothing to learn from are skipped, counted and
-    logged.
+    training images with nothing to learn from are skipped, counted in
+    ``load_report`` and logged.
 
     Args:
         supervision (str): 'cross', 'weak' or 'full'. Defaults to 'cross'.
@@ -145,6 +145,9 @@ class CSODCocoDataset(CocoDataset):
         else:
             self._kept_labels = set(range(len(self.metainfo['classes'])))
         self._skips = Counter()
+        self.load_report = dict(skipped_annotations=self._skips,
+                                skipped_images=Counter(),
+                                proposals=ProposalStats())
         data_list = []
         for img_id in coco.get_img_ids():
             raw_img_info = dict(coco.load_imgs([img_id])[0], img_id=img_id)
@@ -277,7 +280,7 @@ class CSODCocoDataset(CocoDataset):
                 f'{path} has no proposals for {len(missing)} of '
                 f'{len(self.data_list)} images of {self.ann_file}, first: '
                 f'{missing[0]} (key {proposal_key(missing[0])!r}).{hint}')
-        total = ProposalStats()
+        total = self.load_report['proposals']
         for info in self.data_list:
             bboxes, scores = pfile.get(proposal_key(info['img_path']))
             bboxes, scores, stats = clean_proposals(
@@ -308,7 +311,7 @@ class CSODCocoDataset(CocoDataset):
         cfg = self.filter_cfg or {}
         filter_empty = cfg.get('filter_empty_gt', True)
         min_size = cfg.get('min_size', 0)
-        kept, skips = [], Counter()
+        kept, skips = [], self.load_report['skipped_images']
         for info in self.data_list:
             if filter_empty and not info['image_labels'].any() \
                     and not info['instances']:

@@ -4,7 +4,7 @@ torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7
 does not pass the flag, so ``--resume`` and ``tools/test.py`` unpickle
 checkpoints with the safe loader. An mmengine checkpoint stores the message
 hub's :class:`~mmengine.logging.HistoryBuffer` objects, which pickled their
-``_statistics_methods`` dict of methods as ``getattr(buffer, 'min')`` and so
+statistics methods (``getattr(HistoryBuffer, 'min')`` and the like) and so
 needed ``builtins.getattr`` — which is never allow-listed here: it would let a
 checkpoint reach any attribute of anything the loader builds.
 
@@ -31,6 +31,12 @@ import torch
 from mmengine.logging import HistoryBuffer
 
 _INSTALLED = False
+# mmengine's own pickling, which stores the statistics methods; kept so that
+# tests can write checkpoints the way unpatched mmengine does.
+MMENGINE_GETSTATE = HistoryBuffer.__getstate__
+MMENGINE_SETSTATE = HistoryBuffer.__setstate__
+# Keys under which HistoryBuffer versions kept their methods.
+_METHOD_KEYS = ('statistics_methods', '_statistics_methods')
 
 
 def _numpy_safe_globals() -> List[Any]:
@@ -51,16 +57,13 @@ def safe_globals() -> List[Any]:
 
 
 def _history_buffer_getstate(self: HistoryBuffer) -> dict:
-    state = self.__dict__.copy()
-    # Methods are not state: pickling them (bound) requires builtins.getattr.
-    state.pop('_statistics_methods', None)
-    return state
+    # Methods are not state: pickling them requires builtins.getattr.
+    return {k: v for k, v in self.__dict__.items() if k not in _METHOD_KEYS}
 
 
 def _history_buffer_setstate(self: HistoryBuffer, state: dict) -> None:
-    state = dict(state)
-    state.pop('_statistics_methods', None)
-    self.__dict__.update(state)
+    self.__dict__.update(
+        {k: v for k, v in state.items() if k not in _METHOD_KEYS})
     self._set_default_statistics()
 
 

@@ -80,6 +80,6 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # AP at IoU 0.5 (the paper's measure), area under the PR curve.
-val_evaluator = dict(type='VOCMetric', metric='mAP', eval_mode='area',
-                     iou_thrs=[0.5])
+val_evaluator = dict(
+    type='SplitVOCMetric', metric='mAP', eval_mode='area', iou_thrs=[0.5])
 test_evaluator = val_evaluator

@@ -83,6 +83,6 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # VOC07: 11-point AP at IoU 0.5; difficult objects are ignored instances.
-val_evaluator = dict(type='VOCMetric', metric='mAP', eval_mode='11points',
-                     iou_thrs=[0.5])
+val_evaluator = dict(
+    type='SplitVOCMetric', metric='mAP', eval_mode='11points', iou_thrs=[0.5])
 test_evaluator = val_evaluator

@@ -15,11 +15,11 @@ model = dict(
             type='SingleRoIExtractor',
             # RoIAlign has CPU and GPU kernels; mmcv's RoIPool is GPU only.
             roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2),
-            out_channels=256,
+            out_channels=128,
             featmap_strides=[8]),
         bbox_head=dict(
             type='Shared2FCBBoxHead',
-            in_channels=256,
+            in_channels=128,
             fc_out_channels=512,
             roi_feat_size=7,
             num_classes=None,

@@ -13,8 +13,8 @@ class SmallVGG(BaseModule):
     """Stacks of 3x3 conv (+ norm) + ReLU separated by 2x2 max pooling.
 
     The WSOD literature's VGG16 in miniature: one feature map, no FPN, so
-    the same RoI heads serve both. With the defaults the output has 256
-    channels at stride 8 and the network has ~1.2M parameters.
+    the same RoI heads serve both. With the defaults the output has 128
+    channels at stride 8 and the network has about 0.3M parameters.
 
     Args:
         stage_channels (Sequence[int]): Output channels of each stage.
@@ -28,8 +28,8 @@ class SmallVGG(BaseModule):
     """
 
     def __init__(self,
-                 stage_channels: Sequence[int] = (32, 64, 128, 256),
-                 stage_convs: Sequence[int] = (1, 2, 2, 2),
+                 stage_channels: Sequence[int] = (16, 32, 64, 128),
+                 stage_convs: Sequence[int] = (1, 1, 2, 2),
                  pool_after: Sequence[bool] = (True, True, True, False),
                  in_channels: int = 3,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),

@@ -1,0 +1,3 @@
+from .split_voc_metric import SplitVOCMetric
+
+__all__ = ['SplitVOCMetric']
