@@ -87,3 +87,17 @@ class TinyCoco:
 @pytest.fixture
 def tiny_coco(tmp_path):
     return TinyCoco(tmp_path)
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory):
+    """A small generated dataset, made once per test session by the CLI."""
+    import subprocess
+    out = tmp_path_factory.mktemp('synthetic')
+    subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools/dataset_converters/make_synthetic.py'),
+        '--out', str(out), '--num-train', '24', '--num-val', '8', '--seed',
+        '3', '--workers', '2'
+    ], check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+    return str(out) + '/'

@@ -1,7 +1,5 @@
 """The generated dataset through configs/_base_/datasets/synthetic_csod.py."""
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,18 +9,6 @@ from mmdet.registry import DATASETS
 from mmengine.config import Config
 
 CONFIG = osp.join(REPO_ROOT, 'configs/_base_/datasets/synthetic_csod.py')
-
-
-@pytest.fixture(scope='module')
-def synthetic_root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('synthetic')
-    subprocess.run([
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools/dataset_converters/make_synthetic.py'),
-        '--out', str(out), '--num-train', '24', '--num-val', '8', '--seed',
-        '3', '--workers', '1'
-    ], check=True, cwd=REPO_ROOT)
-    return str(out) + '/'
 
 
 def _build(cfg_dataset, root):
