@@ -33,52 +33,62 @@ class TinyCoco:
         self.root = str(root)
         os.makedirs(osp.join(self.root, 'imgs'), exist_ok=True)
         self.images, self.annotations = [], []
-        self.categories = [dict(id=10 + i, name=c)
-                           for i, c in enumerate(CLASSES)]
+        self.categories = [
+            dict(id=10 + i, name=c) for i, c in enumerate(CLASSES)
+        ]
         self.proposals = {}
 
-    def add_image(self, name, anns, h=60, w=80, proposals=None,
-                  write=True):
+    def add_image(self, name, anns, h=60, w=80, proposals=None, write=True):
         """anns: list of (class name, [x, y, w, h], extra dict)."""
         img_id = len(self.images) + 1
-        self.images.append(dict(id=img_id, file_name=name, height=h,
-                                width=w))
+        self.images.append(dict(id=img_id, file_name=name, height=h, width=w))
         cat = {c['name']: c['id'] for c in self.categories}
         for a in anns:
             cls, bbox = a[0], a[1]
             extra = a[2] if len(a) > 2 else {}
-            ann = dict(id=len(self.annotations) + 1, image_id=img_id,
-                       category_id=cat.get(cls, cls), bbox=list(bbox),
-                       area=bbox[2] * bbox[3], iscrowd=0)
+            ann = dict(
+                id=len(self.annotations) + 1,
+                image_id=img_id,
+                category_id=cat.get(cls, cls),
+                bbox=list(bbox),
+                area=bbox[2] * bbox[3],
+                iscrowd=0)
             ann.update(extra)
             self.annotations.append(ann)
         if write:
             import cv2
             rng = np.random.default_rng(img_id)
-            cv2.imwrite(osp.join(self.root, 'imgs', name),
-                        rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+            cv2.imwrite(
+                osp.join(self.root, 'imgs', name),
+                rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
         if proposals is None:
-            proposals = np.array([[0, 0, w / 2, h / 2], [w / 4, h / 4, w, h],
-                                  [0, 0, w, h]], np.float32)
-        self.proposals['imgs/' + name] = (np.asarray(proposals, np.float32),
-                                          None)
+            proposals = np.array(
+                [[0, 0, w / 2, h / 2], [w / 4, h / 4, w, h], [0, 0, w, h]],
+                np.float32)
+        self.proposals['imgs/' + name] = (np.asarray(proposals,
+                                                     np.float32), None)
         return img_id
 
     def write(self):
         from mmdet_csod.datasets import save_proposals
         with open(osp.join(self.root, 'ann.json'), 'w') as f:
-            json.dump(dict(images=self.images, annotations=self.annotations,
-                           categories=self.categories), f)
+            json.dump(
+                dict(
+                    images=self.images,
+                    annotations=self.annotations,
+                    categories=self.categories), f)
         save_proposals(osp.join(self.root, 'props.npz'), self.proposals)
         return self
 
     def dataset(self, **kwargs):
         from mmdet_csod.datasets import CSODCocoDataset
         cfg = dict(
-            data_root=self.root, ann_file='ann.json',
-            data_prefix=dict(img='imgs/'), proposal_file='props.npz',
-            metainfo=dict(classes=CLASSES, base_classes=BASE,
-                          novel_classes=NOVEL),
+            data_root=self.root,
+            ann_file='ann.json',
+            data_prefix=dict(img='imgs/'),
+            proposal_file='props.npz',
+            metainfo=dict(
+                classes=CLASSES, base_classes=BASE, novel_classes=NOVEL),
             pipeline=[])
         cfg.update(kwargs)
         return CSODCocoDataset(**cfg)
@@ -96,8 +106,12 @@ def synthetic_root(tmp_path_factory):
     out = tmp_path_factory.mktemp('synthetic')
     subprocess.run([
         sys.executable,
-        osp.join(REPO_ROOT, 'tools/dataset_converters/make_synthetic.py'),
-        '--out', str(out), '--num-train', '24', '--num-val', '8', '--seed',
-        '3', '--workers', '2'
-    ], check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+        osp.join(REPO_ROOT,
+                 'tools/dataset_converters/make_synthetic.py'), '--out',
+        str(out), '--num-train', '24', '--num-val', '8', '--seed', '3',
+        '--workers', '2'
+    ],
+                   check=True,
+                   cwd=REPO_ROOT,
+                   stdout=subprocess.DEVNULL)
     return str(out) + '/'

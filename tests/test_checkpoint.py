@@ -20,8 +20,10 @@ def _message_hub_state():
 
 
 def test_getattr_is_not_allow_listed():
-    names = {getattr(g, '__name__', None) for g in
-             torch.serialization.get_safe_globals()}
+    names = {
+        getattr(g, '__name__', None)
+        for g in torch.serialization.get_safe_globals()
+    }
     assert builtins.getattr not in torch.serialization.get_safe_globals()
     assert 'getattr' not in names
     assert HistoryBuffer in torch.serialization.get_safe_globals()
@@ -31,8 +33,8 @@ def test_getattr_is_not_allow_listed():
 
 def test_mmengine_style_checkpoint_loads_with_weights_only(tmp_path):
     ckpt = dict(
-        meta=dict(epoch=1, iter=5, seed=0, dataset_meta=dict(
-            classes=('a', 'b'))),
+        meta=dict(
+            epoch=1, iter=5, seed=0, dataset_meta=dict(classes=('a', 'b'))),
         state_dict={'w': torch.arange(4.)},
         message_hub=_message_hub_state())
     path = tmp_path / 'epoch_1.pth'
@@ -61,8 +63,8 @@ def _save_as_plain_mmengine(obj, path, monkeypatch):
 
 def test_old_checkpoint_refused_then_trusted_path(tmp_path, monkeypatch):
     path = tmp_path / 'old.pth'
-    _save_as_plain_mmengine(dict(message_hub=_message_hub_state()), path,
-                            monkeypatch)
+    _save_as_plain_mmengine(
+        dict(message_hub=_message_hub_state()), path, monkeypatch)
     with pytest.raises(pickle.UnpicklingError, match='getattr'):
         torch.load(path, weights_only=True)
     with pytest.warns(UserWarning, match='trusted'):
@@ -75,8 +77,9 @@ def test_upgrade_checkpoint_tool(tmp_path, monkeypatch):
     from model_converters.upgrade_checkpoint import main
     old, new = tmp_path / 'old.pth', tmp_path / 'new.pth'
     _save_as_plain_mmengine(
-        dict(state_dict={'w': torch.ones(2)},
-             message_hub=_message_hub_state()), old, monkeypatch)
+        dict(
+            state_dict={'w': torch.ones(2)}, message_hub=_message_hub_state()),
+        old, monkeypatch)
     with pytest.warns(UserWarning, match='trusted'):
         main([str(old), str(new)])
     loaded = torch.load(new, weights_only=True)

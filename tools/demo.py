@@ -25,17 +25,23 @@ DEFAULT_CONFIGS = [
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', help='config to train (default: the '
-                        'first of ' + ', '.join(DEFAULT_CONFIGS) +
-                        ' that exists)')
-    parser.add_argument('--data-root', default='data/synthetic',
-                        help='where the generated dataset lives')
+    parser.add_argument(
+        '--config',
+        help='config to train (default: the '
+        'first of ' + ', '.join(DEFAULT_CONFIGS) + ' that exists)')
+    parser.add_argument(
+        '--data-root',
+        default='data/synthetic',
+        help='where the generated dataset lives')
     parser.add_argument('--num-train', type=int, default=2000)
     parser.add_argument('--num-val', type=int, default=500)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--work-dir', help='default: work_dirs/demo_<config>')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='passed to tools/train.py and tools/test.py')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='passed to tools/train.py and tools/test.py')
     return parser.parse_args(argv)
 
 
@@ -54,11 +60,15 @@ def main(argv=None):
     data_root = args.data_root.rstrip('/') + '/'
     t0 = time.time()
 
-    if not osp.isfile(osp.join(REPO_ROOT, data_root, 'annotations',
-                               'val.json')):
-        run([py, 'tools/dataset_converters/make_synthetic.py', '--out',
-             data_root, '--num-train', str(args.num_train), '--num-val',
-             str(args.num_val), '--seed', str(args.seed)])
+    if not osp.isfile(
+            osp.join(REPO_ROOT, data_root, 'annotations', 'val.json')):
+        run([
+            py, 'tools/dataset_converters/make_synthetic.py', '--out',
+            data_root, '--num-train',
+            str(args.num_train), '--num-val',
+            str(args.num_val), '--seed',
+            str(args.seed)
+        ])
     else:
         print(f'using the dataset in {data_root}')
     t_data = time.time()
@@ -68,15 +78,19 @@ def main(argv=None):
         f'val_dataloader.dataset.data_root={data_root}',
         f'test_dataloader.dataset.data_root={data_root}',
     ] + list(args.cfg_options)
-    run([py, 'tools/train.py', config, '--work-dir', work_dir,
-         '--cfg-options', *data_opts])
+    run([
+        py, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+        *data_opts
+    ])
     t_train = time.time()
 
     with open(osp.join(REPO_ROOT, work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
     metrics_file = osp.join(work_dir, 'test_metrics.json')
-    run([py, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
-         '--metrics-out', metrics_file, '--cfg-options', *data_opts])
+    run([
+        py, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
+        '--metrics-out', metrics_file, '--cfg-options', *data_opts
+    ])
     with open(osp.join(REPO_ROOT, metrics_file)) as f:
         # keys come as '<metric prefix>/<name>', e.g. 'pascal_voc/mAP'
         metrics = {k.split('/')[-1]: v for k, v in json.load(f).items()}
@@ -89,11 +103,13 @@ def main(argv=None):
     for key in ('mAP', 'base_mAP', 'novel_mAP'):
         if key in metrics:
             print(f'{key:<11} {100 * metrics[key]:.1f}')
-    per_class = {k.split('_', 1)[1]: v for k, v in metrics.items()
-                 if k.startswith('AP50_')}
+    per_class = {
+        k.split('_', 1)[1]: v
+        for k, v in metrics.items() if k.startswith('AP50_')
+    }
     if per_class:
-        print('AP50 per class: ' + ', '.join(
-            f'{c} {100 * v:.1f}' for c, v in per_class.items()))
+        print('AP50 per class: ' + ', '.join(f'{c} {100 * v:.1f}'
+                                             for c, v in per_class.items()))
     print(f'all metrics in {metrics_file}')
     print('=' * 60)
     return metrics

@@ -11,7 +11,8 @@
 #     the same machine reuses it; a cached wheel built against another torch is
 #     detected by importing mmcv.ops and rebuilt without the cache.
 #   * torchvision is never installed (the registry's build does not match the
-#     CPU torch), and exactly one OpenCV distribution, with contrib, is kept.
+#     CPU torch; nothing here imports it), and exactly one OpenCV
+#     distribution, with contrib, is kept.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -97,10 +98,6 @@ for dist in opencv-python opencv-python-headless opencv-contrib-python; do
 done
 # Re-install the contrib build over whatever the removals deleted from cv2/.
 "${PIP[@]}" install -q --force-reinstall --no-deps "$CV_CONTRIB"
-if "${PIP[@]}" show -q torchvision >/dev/null 2>&1 && ! "$PY" -c 'import torchvision' 2>/dev/null; then
-    log "removing a torchvision that does not match torch"
-    "${PIP[@]}" uninstall -q -y torchvision
-fi
 
 # 4. The project itself, editable, so that `import mmdet_csod` works anywhere.
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .

@@ -16,22 +16,34 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where the metrics are written')
     parser.add_argument('--out', help='also dump predictions to this .pkl')
-    parser.add_argument('--metrics-out',
-                        help='also write the metrics to this .json')
-    parser.add_argument('--show', action='store_true',
-                        help='show predictions in a window')
-    parser.add_argument('--show-dir', help='draw predictions into this '
-                        'folder (under the work dir\'s timestamp folder)')
-    parser.add_argument('--wait-time', type=float, default=2,
-                        help='seconds each --show picture stays')
-    parser.add_argument('--tta', action='store_true',
-                        help='test-time augmentation: the config\'s '
-                        'tta_model and tta_pipeline')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, key=value')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        help='job launcher')
+    parser.add_argument(
+        '--metrics-out', help='also write the metrics to this .json')
+    parser.add_argument(
+        '--show', action='store_true', help='show predictions in a window')
+    parser.add_argument(
+        '--show-dir',
+        help='draw predictions into this '
+        'folder (under the work dir\'s timestamp folder)')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=2,
+        help='seconds each --show picture stays')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation: the config\'s '
+        'tta_model and tta_pipeline')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value')
+    parser.add_argument(
+        '--launcher',
+        default='none',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser.parse_args(argv)
 
@@ -64,11 +76,16 @@ def main(argv=None):
     if args.metrics_out:
         import json
         import os
-        os.makedirs(os.path.dirname(os.path.abspath(args.metrics_out)),
-                    exist_ok=True)
+        os.makedirs(
+            os.path.dirname(os.path.abspath(args.metrics_out)), exist_ok=True)
         with open(args.metrics_out, 'w') as f:
-            json.dump({k: float(v) if isinstance(v, (int, float)) else str(v)
-                       for k, v in metrics.items()}, f, indent=2)
+            json.dump(
+                {
+                    k: float(v) if isinstance(v, (int, float)) else str(v)
+                    for k, v in metrics.items()
+                },
+                f,
+                indent=2)
     return metrics
 
 

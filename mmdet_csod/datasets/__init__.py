@@ -4,6 +4,6 @@ from .proposals import (clean_proposals, load_proposal_file, proposal_key,
 from .transforms import PackCSODInputs
 
 __all__ = [
-    'CSODCocoDataset', 'SUPERVISION_MODES', 'PackCSODInputs',
-    'save_proposals', 'load_proposal_file', 'proposal_key', 'clean_proposals'
+    'CSODCocoDataset', 'SUPERVISION_MODES', 'PackCSODInputs', 'save_proposals',
+    'load_proposal_file', 'proposal_key', 'clean_proposals'
 ]

@@ -7,7 +7,7 @@ import json
 import logging
 import os.path as osp
 from collections import Counter
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import numpy as np
 from mmdet.datasets import CocoDataset
@@ -76,8 +76,9 @@ class CSODCocoDataset(CocoDataset):
                  check_image_files: bool = True,
                  **kwargs) -> None:
         if supervision not in SUPERVISION_MODES:
-            raise ValueError(f'supervision must be one of {SUPERVISION_MODES}, '
-                             f'got {supervision!r}')
+            raise ValueError(
+                f'supervision must be one of {SUPERVISION_MODES}, '
+                f'got {supervision!r}')
         self.supervision = supervision
         self.num_max_proposals = num_max_proposals
         self.proposal_min_size = proposal_min_size
@@ -107,8 +108,9 @@ class CSODCocoDataset(CocoDataset):
             raise ValueError('metainfo: classes both base and novel: '
                              f'{sorted(set(base) & set(novel))}')
         if set(base) | set(novel) != set(classes):
-            raise ValueError('metainfo: classes neither base nor novel: '
-                             f'{sorted(set(classes) - set(base) - set(novel))}')
+            raise ValueError(
+                'metainfo: classes neither base nor novel: '
+                f'{sorted(set(classes) - set(base) - set(novel))}')
         meta['classes'] = classes
         meta['base_classes'] = base
         meta['novel_classes'] = novel
@@ -145,24 +147,29 @@ class CSODCocoDataset(CocoDataset):
         else:
             self._kept_labels = set(range(len(self.metainfo['classes'])))
         self._skips = Counter()
-        self.load_report = dict(skipped_annotations=self._skips,
-                                skipped_images=Counter(),
-                                proposals=ProposalStats())
+        self.load_report = dict(
+            skipped_annotations=self._skips,
+            skipped_images=Counter(),
+            proposals=ProposalStats())
         data_list = []
         for img_id in coco.get_img_ids():
             raw_img_info = dict(coco.load_imgs([img_id])[0], img_id=img_id)
             raw_ann_info = coco.load_anns(coco.get_ann_ids(img_ids=[img_id]))
-            data_list.append(self.parse_data_info(
-                dict(raw_ann_info=raw_ann_info, raw_img_info=raw_img_info)))
+            data_list.append(
+                self.parse_data_info(
+                    dict(raw_ann_info=raw_ann_info,
+                         raw_img_info=raw_img_info)))
         for reason, n in sorted(self._skips.items()):
-            print_log(f'{self.ann_file}: skipped {n} annotation(s): {reason}',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'{self.ann_file}: skipped {n} annotation(s): {reason}',
+                logger='current',
+                level=logging.WARNING)
         return data_list
 
     def _read_annotation_file(self) -> dict:
         """Load and check the json; errors name the file, image and field."""
-        with get_local_path(self.ann_file,
-                            backend_args=self.backend_args) as local_path:
+        with get_local_path(
+                self.ann_file, backend_args=self.backend_args) as local_path:
             if not osp.isfile(local_path):
                 raise FileNotFoundError(
                     f'annotation file not found: {self.ann_file}')
@@ -200,8 +207,9 @@ class CSODCocoDataset(CocoDataset):
                                  ' is not unique')
             ann_ids.add(ann['id'])
             if ann['image_id'] not in img_files:
-                raise ValueError(f'{self.ann_file}: annotation {ann["id"]} '
-                                 f'refers to unknown image id {ann["image_id"]}')
+                raise ValueError(
+                    f'{self.ann_file}: annotation {ann["id"]} '
+                    f'refers to unknown image id {ann["image_id"]}')
             if ann['category_id'] not in cat_ids:
                 raise ValueError(
                     f'{self.ann_file}: annotation {ann["id"]} of image '
@@ -238,7 +246,8 @@ class CSODCocoDataset(CocoDataset):
                 self._skips['category not in the configured classes'] += 1
                 continue
             label = self.cat2label[ann['category_id']]
-            ignored = bool(ann.get('iscrowd', False) or ann.get('ignore', False))
+            ignored = bool(
+                ann.get('iscrowd', False) or ann.get('ignore', False))
             if not ignored or self.image_labels_from_ignored:
                 image_labels[label] = 1
             x1, y1, w, h = ann['bbox']
@@ -253,11 +262,18 @@ class CSODCocoDataset(CocoDataset):
             if label not in self._kept_labels:
                 continue  # the split: this class is image-level only here
             instances.append(
-                dict(bbox=[x1, y1, x1 + w, y1 + h], bbox_label=label,
-                     ignore_flag=int(ignored)))
-        return dict(img_path=img_path, img_id=img_info['img_id'],
-                    seg_map_path=None, height=height, width=width,
-                    instances=instances, image_labels=image_labels)
+                dict(
+                    bbox=[x1, y1, x1 + w, y1 + h],
+                    bbox_label=label,
+                    ignore_flag=int(ignored)))
+        return dict(
+            img_path=img_path,
+            img_id=img_info['img_id'],
+            seg_map_path=None,
+            height=height,
+            width=width,
+            instances=instances,
+            image_labels=image_labels)
 
     def load_proposals(self) -> None:
         """Attach proposals from a file in the project's format.
@@ -271,8 +287,10 @@ class CSODCocoDataset(CocoDataset):
             path = osp.join(self.data_root, path)
         self.proposal_file = path
         pfile = load_proposal_file(path)
-        missing = [d['img_path'] for d in self.data_list
-                   if proposal_key(d['img_path']) not in pfile]
+        missing = [
+            d['img_path'] for d in self.data_list
+            if proposal_key(d['img_path']) not in pfile
+        ]
         if missing:
             hint = (' It looks made for another image set.'
                     if len(missing) == len(self.data_list) else '')
@@ -284,7 +302,9 @@ class CSODCocoDataset(CocoDataset):
         for info in self.data_list:
             bboxes, scores = pfile.get(proposal_key(info['img_path']))
             bboxes, scores, stats = clean_proposals(
-                bboxes, scores, max_num=self.num_max_proposals,
+                bboxes,
+                scores,
+                max_num=self.num_max_proposals,
                 min_size=self.proposal_min_size,
                 img_shape=(info['height'], info['width']))
             total.add(stats)
@@ -293,7 +313,8 @@ class CSODCocoDataset(CocoDataset):
             print_log(
                 f'{path}: dropped {total.non_finite} non-finite and '
                 f'{total.degenerate} degenerate proposal boxes over '
-                f'{total.images} images', logger='current',
+                f'{total.images} images',
+                logger='current',
                 level=logging.WARNING)
 
     # ------------------------------------------------------------ filtering
@@ -323,15 +344,20 @@ class CSODCocoDataset(CocoDataset):
             else:
                 kept.append(info)
         for reason, n in sorted(skips.items()):
-            print_log(f'{self.ann_file}: skipped {n} training image(s): '
-                      f'{reason}', logger='current', level=logging.WARNING)
+            print_log(
+                f'{self.ann_file}: skipped {n} training image(s): '
+                f'{reason}',
+                logger='current',
+                level=logging.WARNING)
         return kept
 
     def _check_image_files(self) -> None:
         if self.backend_args or not self.data_list:
             return
-        missing = [d['img_path'] for d in self.data_list
-                   if not osp.isfile(d['img_path'])]
+        missing = [
+            d['img_path'] for d in self.data_list
+            if not osp.isfile(d['img_path'])
+        ]
         if missing:
             raise FileNotFoundError(
                 f'{len(missing)} image file(s) listed in {self.ann_file} do '

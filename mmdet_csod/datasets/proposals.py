@@ -7,7 +7,8 @@ Format (``.npz``, read with ``allow_pickle=False``; nothing in it is pickled)::
                                        ``proposal_file`` keys them:
                                        '<parent folder>/<file name>' of the
                                        image path (see :func:`proposal_key`)
-    offsets     int64 [N + 1]          image i owns rows offsets[i]:offsets[i+1]
+    offsets     int64 [N + 1]          image i owns rows
+                                       offsets[i]:offsets[i + 1]
     bboxes      float32 [M, 4]         x1, y1, x2, y2 in pixels of the original
                                        image, 0-based, x2/y2 exclusive
     scores      float32 [M]            objectness, or zeros when the generator
@@ -39,9 +40,10 @@ def proposal_key(img_path: str) -> str:
     return osp.join(osp.split(folder)[-1], name)
 
 
-def save_proposals(path: str,
-                   proposals: Mapping[str, Tuple[np.ndarray, Optional[np.ndarray]]]
-                   ) -> None:
+def save_proposals(
+        path: str, proposals: Mapping[str,
+                                      Tuple[np.ndarray,
+                                            Optional[np.ndarray]]]) -> None:
     """Write proposals in the project's format.
 
     Args:
@@ -56,7 +58,8 @@ def save_proposals(path: str,
             scores = np.zeros(len(bboxes), dtype=np.float32)
         scores = np.asarray(scores, dtype=np.float32).reshape(-1)
         if len(scores) != len(bboxes):
-            raise ValueError(f'{key}: {len(bboxes)} boxes but {len(scores)} scores')
+            raise ValueError(
+                f'{key}: {len(bboxes)} boxes but {len(scores)} scores')
         names.append(key)
         offsets.append(offsets[-1] + len(bboxes))
         all_boxes.append(bboxes)
@@ -69,10 +72,10 @@ def save_proposals(path: str,
         version=np.int64(FORMAT_VERSION),
         file_names=np.asarray(names, dtype=str),
         offsets=np.asarray(offsets, dtype=np.int64),
-        bboxes=(np.concatenate(all_boxes) if all_boxes else
-                np.zeros((0, 4), np.float32)),
-        scores=(np.concatenate(all_scores) if all_scores else
-                np.zeros((0, ), np.float32)))
+        bboxes=(np.concatenate(all_boxes) if all_boxes else np.zeros(
+            (0, 4), np.float32)),
+        scores=(np.concatenate(all_scores) if all_scores else np.zeros(
+            (0, ), np.float32)))
     os.replace(tmp, path)
 
 
@@ -162,12 +165,13 @@ class ProposalStats:
         return bool(self.non_finite or self.degenerate)
 
 
-def clean_proposals(bboxes: np.ndarray,
-                    scores: np.ndarray,
-                    max_num: Optional[int] = 2000,
-                    min_size: float = 1.0,
-                    img_shape: Optional[Tuple[int, int]] = None
-                    ) -> Tuple[np.ndarray, np.ndarray, ProposalStats]:
+def clean_proposals(
+    bboxes: np.ndarray,
+    scores: np.ndarray,
+    max_num: Optional[int] = 2000,
+    min_size: float = 1.0,
+    img_shape: Optional[Tuple[int, int]] = None
+) -> Tuple[np.ndarray, np.ndarray, ProposalStats]:
     """Drop non-finite and degenerate boxes, clip, keep the first ``max_num``.
 
     Args:
@@ -208,4 +212,5 @@ def warn_dropped(stats: ProposalStats, source: str) -> None:
         warnings.warn(
             f'{source}: dropped {stats.non_finite} non-finite and '
             f'{stats.degenerate} degenerate proposal boxes over '
-            f'{stats.images} images', stacklevel=2)
+            f'{stats.images} images',
+            stacklevel=2)

@@ -45,9 +45,12 @@ def _numpy_safe_globals() -> List[Any]:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
-    dtype_classes = [type(np.dtype(t)) for t in (
-        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
-        np.uint16, np.uint32, np.uint64, np.float16, np.float32, np.float64)]
+    dtype_classes = [
+        type(np.dtype(t))
+        for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                  np.uint16, np.uint32, np.uint64, np.float16, np.float32,
+                  np.float64)
+    ]
     return [_reconstruct, scalar, np.ndarray, np.dtype] + dtype_classes
 
 
@@ -62,8 +65,10 @@ def _history_buffer_getstate(self: HistoryBuffer) -> dict:
 
 
 def _history_buffer_setstate(self: HistoryBuffer, state: dict) -> None:
-    self.__dict__.update(
-        {k: v for k, v in state.items() if k not in _METHOD_KEYS})
+    self.__dict__.update({
+        k: v
+        for k, v in state.items() if k not in _METHOD_KEYS
+    })
     self._set_default_statistics()
 
 
@@ -86,6 +91,8 @@ def load_trusted_checkpoint(path: str, map_location: str = 'cpu') -> dict:
     file from a source you do not trust. Prefer converting such a file once
     with ``tools/model_converters/upgrade_checkpoint.py``.
     """
-    warnings.warn(f'loading {path} with weights_only=False: only do this for '
-                  'files from a trusted source', stacklevel=2)
+    warnings.warn(
+        f'loading {path} with weights_only=False: only do this for '
+        'files from a trusted source',
+        stacklevel=2)
     return torch.load(path, map_location=map_location, weights_only=False)

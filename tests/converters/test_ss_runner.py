@@ -12,8 +12,7 @@ import pytest
 
 from mmdet_csod.datasets.converters.selective_search import selective_search
 from mmdet_csod.datasets.converters.ss_runner import (images_from_ann,
-                                                      images_in_dir,
-                                                      parts_dir,
+                                                      images_in_dir, parts_dir,
                                                       run_selective_search,
                                                       shard_path)
 from mmdet_csod.datasets.proposals import load_proposal_file, save_proposals
@@ -70,13 +69,17 @@ def assert_same(a, b):
 
 def test_finds_drawn_rectangles(img_dir, tmp_path, capsys):
     paths = images_in_dir(str(img_dir))
-    assert [osp.basename(p) for p in paths] == [
-        f'img_{k}.png' for k in range(N_IMAGES)]
+    assert [osp.basename(p)
+            for p in paths] == [f'img_{k}.png' for k in range(N_IMAGES)]
     out = tmp_path / 'ss.npz'
     stats = run_selective_search(paths, str(out), shard_size=2)
     assert capsys.readouterr().out  # a progress display was shown
-    assert stats == dict(images=5, shards=3, reused_shards=0,
-                         computed_images=5, boxes=stats['boxes'])
+    assert stats == dict(
+        images=5,
+        shards=3,
+        reused_shards=0,
+        computed_images=5,
+        boxes=stats['boxes'])
     result = as_dict(out)
     assert list(result) == [f'imgs/img_{k}.png' for k in range(N_IMAGES)]
     for k in range(N_IMAGES):
@@ -95,10 +98,21 @@ def test_workers_and_max_side(img_dir, tmp_path):
     paths = images_in_dir(str(img_dir))
     one = tmp_path / 'one.npz'
     two = tmp_path / 'two.npz'
-    run_selective_search(paths, str(one), mode='single', max_side=32,
-                         shard_size=2, progress=False)
-    run_selective_search(paths, str(two), mode='single', max_side=32,
-                         workers=2, shard_size=2, progress=False)
+    run_selective_search(
+        paths,
+        str(one),
+        mode='single',
+        max_side=32,
+        shard_size=2,
+        progress=False)
+    run_selective_search(
+        paths,
+        str(two),
+        mode='single',
+        max_side=32,
+        workers=2,
+        shard_size=2,
+        progress=False)
     assert_same(as_dict(one), as_dict(two))
     for bboxes, _ in as_dict(one).values():
         assert len(bboxes)
@@ -109,16 +123,24 @@ def test_workers_and_max_side(img_dir, tmp_path):
 def test_cli_with_ann(img_dir, tmp_path):
     names = ['img_3.png', 'img_0.png', 'img_4.png']
     ann = tmp_path / 'ann.json'
-    ann.write_text(json.dumps(dict(
-        images=[dict(id=i + 1, file_name=n, height=48, width=64)
-                for i, n in enumerate(names)],
-        annotations=[], categories=[])))
-    assert images_from_ann(str(ann), str(img_dir)) == [
-        osp.join(str(img_dir), n) for n in names]
+    ann.write_text(
+        json.dumps(
+            dict(
+                images=[
+                    dict(id=i + 1, file_name=n, height=48, width=64)
+                    for i, n in enumerate(names)
+                ],
+                annotations=[],
+                categories=[])))
+    assert images_from_ann(
+        str(ann), str(img_dir)) == [osp.join(str(img_dir), n) for n in names]
     out = tmp_path / 'out' / 'ss.npz'
-    load_cli('selective_search').main(
-        ['--ann', str(ann), '--img-prefix', str(img_dir), '--out', str(out),
-         '--workers', '2', '--shard-size', '2', '--no-progress'])
+    load_cli('selective_search').main([
+        '--ann',
+        str(ann), '--img-prefix',
+        str(img_dir), '--out',
+        str(out), '--workers', '2', '--shard-size', '2', '--no-progress'
+    ])
     result = as_dict(out)
     assert list(result) == [f'imgs/{n}' for n in names]
     ref = selective_search(cv2.imread(str(img_dir / 'img_3.png')), 'fast')
@@ -132,8 +154,8 @@ def test_resume_reuses_finished_shards(img_dir, tmp_path):
     reference = as_dict(ref_file)
 
     out = tmp_path / 'ss.npz'
-    run_selective_search(paths, str(out), shard_size=2, keep_parts=True,
-                         progress=False)
+    run_selective_search(
+        paths, str(out), shard_size=2, keep_parts=True, progress=False)
     shards = [shard_path(str(out), i) for i in range(3)]
     assert all(osp.isfile(s) for s in shards)
     # an interruption: no merged output, shard 1 never written
@@ -141,9 +163,17 @@ def test_resume_reuses_finished_shards(img_dir, tmp_path):
     os.remove(shards[1])
     for s in (shards[0], shards[2]):
         os.utime(s, (OLD_MTIME, OLD_MTIME))
-    stats = run_selective_search(paths, str(out), shard_size=2,
-                                 progress=False)
+    stats = run_selective_search(
+        paths, str(out), shard_size=2, keep_parts=True, progress=False)
     assert stats['reused_shards'] == 2 and stats['computed_images'] == 2
+    assert_same(as_dict(out), reference)
+    assert os.stat(shards[0]).st_mtime == OLD_MTIME  # reused, not rewritten
+    assert os.stat(shards[2]).st_mtime == OLD_MTIME
+    assert os.stat(shards[1]).st_mtime != OLD_MTIME  # recomputed
+    # the default removes the parts folder after merging
+    os.remove(out)
+    stats = run_selective_search(paths, str(out), shard_size=2, progress=False)
+    assert stats['reused_shards'] == 3 and stats['computed_images'] == 0
     assert_same(as_dict(out), reference)
     assert not osp.exists(parts_dir(str(out)))
 
@@ -165,21 +195,34 @@ def test_interrupted_by_unreadable_image_then_resumed(img_dir, tmp_path):
     os.utime(first, (OLD_MTIME, OLD_MTIME))
 
     (img_dir / 'img_3.png').write_bytes(good)
-    stats = run_selective_search(paths, str(out), shard_size=2,
-                                 keep_parts=True, progress=False)
+    stats = run_selective_search(
+        paths, str(out), shard_size=2, keep_parts=True, progress=False)
     assert stats['reused_shards'] == 1 and stats['computed_images'] == 3
     assert os.stat(first).st_mtime == OLD_MTIME  # reused, not rewritten
     assert_same(as_dict(out), as_dict(ref_file))
 
 
+def test_unreadable_image_in_a_worker(img_dir, tmp_path):
+    paths = images_in_dir(str(img_dir))
+    (img_dir / 'img_2.png').write_bytes(b'\x89PNG broken')
+    with pytest.raises(ValueError, match=r'cannot read image .*img_2\.png'):
+        run_selective_search(
+            paths,
+            str(tmp_path / 'ss.npz'),
+            workers=2,
+            shard_size=2,
+            progress=False)
+
+
 def test_shard_for_other_images_is_recomputed(img_dir, tmp_path):
     paths = images_in_dir(str(img_dir))
     out = tmp_path / 'ss.npz'
-    stale = {'imgs/img_0.png': (np.zeros((1, 4)), None),
-             'imgs/other.png': (np.zeros((1, 4)), None)}
+    stale = {
+        'imgs/img_0.png': (np.zeros((1, 4)), None),
+        'imgs/other.png': (np.zeros((1, 4)), None)
+    }
     save_proposals(shard_path(str(out), 0), stale)
-    stats = run_selective_search(paths, str(out), shard_size=2,
-                                 progress=False)
+    stats = run_selective_search(paths, str(out), shard_size=2, progress=False)
     assert stats['reused_shards'] == 0 and stats['computed_images'] == 5
     ref = selective_search(cv2.imread(paths[0]), 'fast')
     np.testing.assert_array_equal(as_dict(out)['imgs/img_0.png'][0], ref)
@@ -191,26 +234,53 @@ def test_parts_of_other_settings_are_not_mixed(img_dir, tmp_path):
     with pytest.raises(ValueError, match=r'cannot read image'):
         bad = paths[:2] + [str(tmp_path / 'bad.png')]
         Path(bad[-1]).write_bytes(b'xx')
-        run_selective_search(bad, str(out), mode='single', shard_size=2,
-                             progress=False)
-    with pytest.raises(ValueError, match=r'ss\.npz\.parts holds shards of an '
-                       r"interrupted run with other settings.*'single'"):
-        run_selective_search(paths, str(out), mode='fast', shard_size=2,
-                             progress=False)
+        run_selective_search(
+            bad, str(out), mode='single', shard_size=2, progress=False)
+    with pytest.raises(
+            ValueError,
+            match=r'ss\.npz\.parts holds shards of an '
+            r"interrupted run with other settings.*'single'"):
+        run_selective_search(
+            paths, str(out), mode='fast', shard_size=2, progress=False)
+
+
+def test_concurrent_run_is_refused(img_dir, tmp_path):
+    import fcntl  # the lock is POSIX (flock)
+    paths = images_in_dir(str(img_dir))
+    out = tmp_path / 'ss.npz'
+    os.makedirs(parts_dir(str(out)))
+    with open(osp.join(parts_dir(str(out)), '.lock'), 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        f.write('4242')
+        f.flush()
+        with pytest.raises(
+                RuntimeError,
+                match=r'another Selective Search '
+                r'run \(pid 4242\) is writing to .*ss\.npz\.parts'):
+            run_selective_search(paths, str(out), progress=False)
+    # the lock is gone with its holder: the run proceeds
+    stats = run_selective_search(paths, str(out), progress=False)
+    assert stats['computed_images'] == N_IMAGES
 
 
 def test_bad_inputs(img_dir, tmp_path):
     paths = images_in_dir(str(img_dir))
-    with pytest.raises(FileNotFoundError, match=r'1 of 6 images do not '
-                       r'exist.*nothere\.png'):
-        run_selective_search(paths + [str(img_dir / 'nothere.png')],
-                             str(tmp_path / 'a.npz'), progress=False)
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'1 of 6 images do not '
+            r'exist.*nothere\.png'):
+        run_selective_search(
+            paths + [str(img_dir / 'nothere.png')],
+            str(tmp_path / 'a.npz'),
+            progress=False)
     other = tmp_path / 'b' / 'imgs'
     other.mkdir(parents=True)
     draw_image(other / 'img_0.png', 0)
     with pytest.raises(ValueError, match=r"same key.*'imgs/img_0\.png'"):
-        run_selective_search(paths + [str(other / 'img_0.png')],
-                             str(tmp_path / 'a.npz'), progress=False)
+        run_selective_search(
+            paths + [str(other / 'img_0.png')],
+            str(tmp_path / 'a.npz'),
+            progress=False)
     with pytest.raises(FileNotFoundError, match=r'image folder not found'):
         images_in_dir(str(tmp_path / 'none'))
     with pytest.raises(ValueError, match='mode must be one of'):

@@ -20,8 +20,10 @@ IMAGES = {
     ('2012', '2008_000008'): ((500, 442), [('horse', 53, 87, 471, 420, 0),
                                            ('person', 158, 44, 289, 167, 1)]),
 }
-SETS = {('2007', 'trainval'): ['000005', '000007'],
-        ('2012', 'trainval'): ['2008_000008']}
+SETS = {
+    ('2007', 'trainval'): ['000005', '000007'],
+    ('2012', 'trainval'): ['2008_000008']
+}
 
 
 def voc_xml(size, objects, with_size=True):
@@ -73,13 +75,15 @@ def test_images_categories_and_ids(devkit):
     images = coco['images']
     assert [i['file_name'] for i in images] == [
         'VOC2007/JPEGImages/000005.jpg', 'VOC2007/JPEGImages/000007.jpg',
-        'VOC2012/JPEGImages/2008_000008.jpg']
+        'VOC2012/JPEGImages/2008_000008.jpg'
+    ]
     assert [i['id'] for i in images] == [5, 7, 2008000008]
-    assert [(i['width'], i['height']) for i in images] == [
-        (500, 375), (500, 333), (500, 442)]
+    assert [(i['width'], i['height']) for i in images] == [(500, 375),
+                                                           (500, 333),
+                                                           (500, 442)]
     # running ids
-    coco = voc_to_coco(str(devkit), ['2007/trainval', '2012/trainval'],
-                       id_mode='index')
+    coco = voc_to_coco(
+        str(devkit), ['2007/trainval', '2012/trainval'], id_mode='index')
     assert [i['id'] for i in coco['images']] == [1, 2, 3]
     assert [a['image_id'] for a in coco['annotations']] == [1, 1, 1, 2, 3, 3]
 
@@ -92,9 +96,8 @@ def test_boxes_round_trip_and_difficult(devkit):
     expected = []
     for (year, img_id), (_, objects) in IMAGES.items():
         for name, x1, y1, x2, y2, diff in objects:
-            expected.append(
-                (f'VOC{year}/JPEGImages/{img_id}.jpg', name, (x1, y1, x2, y2),
-                 diff or 0))
+            expected.append((f'VOC{year}/JPEGImages/{img_id}.jpg', name,
+                             (x1, y1, x2, y2), diff or 0))
     assert len(anns) == len(expected)
     for ann, (file_name, name, xyxy, diff) in zip(anns, expected):
         assert by_id[ann['image_id']]['file_name'] == file_name
@@ -110,8 +113,9 @@ def test_boxes_round_trip_and_difficult(devkit):
 def test_fractional_coordinates_kept(tmp_path):
     root = write_devkit(
         tmp_path / 'VOCdevkit',
-        images={('2007', '000001'): ((100, 80), [('dog', 1.5, 2, 50.25, 40,
-                                                  0)])},
+        images={
+            ('2007', '000001'): ((100, 80), [('dog', 1.5, 2, 50.25, 40, 0)])
+        },
         sets={('2007', 'test'): ['000001']})
     coco = voc_to_coco(str(root), ['2007/test'])
     x, y, w, h = coco['annotations'][0]['bbox']
@@ -120,13 +124,14 @@ def test_fractional_coordinates_kept(tmp_path):
 
 def test_cli_writes_json(devkit, tmp_path):
     out = tmp_path / 'ann' / 'voc0712.json'
-    load_cli('voc_to_coco').main(
-        [str(devkit), '--sets', '2007/trainval', '2012/trainval', '--out',
-         str(out)])
+    load_cli('voc_to_coco').main([
+        str(devkit), '--sets', '2007/trainval', '2012/trainval', '--out',
+        str(out)
+    ])
     with open(out) as f:
         written = json.load(f)
-    assert written == voc_to_coco(str(devkit),
-                                  ['2007/trainval', '2012/trainval'])
+    assert written == voc_to_coco(
+        str(devkit), ['2007/trainval', '2012/trainval'])
 
 
 def test_loads_in_mmdet_with_difficult_ignored(devkit, tmp_path):
@@ -134,12 +139,16 @@ def test_loads_in_mmdet_with_difficult_ignored(devkit, tmp_path):
     out = tmp_path / 'voc07.json'
     voc_to_coco(str(devkit), ['2007/trainval'], str(out))
     ds = CocoDataset(
-        ann_file=str(out), data_root=str(devkit), data_prefix=dict(img=''),
-        metainfo=dict(classes=VOC_CLASSES), pipeline=[], test_mode=True,
+        ann_file=str(out),
+        data_root=str(devkit),
+        data_prefix=dict(img=''),
+        metainfo=dict(classes=VOC_CLASSES),
+        pipeline=[],
+        test_mode=True,
         lazy_init=False)
     info = ds.get_data_info(0)
-    assert info['img_path'] == osp.join(str(devkit),
-                                        'VOC2007/JPEGImages/000005.jpg')
+    assert info['img_path'] == osp.join(
+        str(devkit), 'VOC2007/JPEGImages/000005.jpg')
     assert [i['ignore_flag'] for i in info['instances']] == [0, 1, 0]
     assert info['instances'][0]['bbox'] == [263, 211, 324, 339]
     assert info['instances'][0]['bbox_label'] == VOC_CLASSES.index('chair')
@@ -172,8 +181,8 @@ def test_malformed_xml(devkit):
 def test_unknown_class(devkit):
     xml = devkit / 'VOC2012' / 'Annotations' / '2008_000008.xml'
     xml.write_text(voc_xml((10, 10), [('unicorn', 1, 1, 5, 5, 0)]))
-    with pytest.raises(ValueError,
-                       match=r"2008_000008\.xml: unknown class 'unicorn'"):
+    with pytest.raises(
+            ValueError, match=r"2008_000008\.xml: unknown class 'unicorn'"):
         voc_to_coco(str(devkit), ['2012/trainval'])
 
 
@@ -182,10 +191,10 @@ def test_missing_size(devkit):
     xml.write_text(voc_xml(None, [('car', 1, 1, 5, 5, 0)], with_size=False))
     with pytest.raises(ValueError, match=r'000005\.xml: no <size>'):
         voc_to_coco(str(devkit), ['2007/trainval'])
-    xml.write_text(
-        '<annotation><size><width>5</width></size></annotation>')
-    with pytest.raises(ValueError, match=r'000005\.xml: <size> has no '
-                       r'<height>'):
+    xml.write_text('<annotation><size><width>5</width></size></annotation>')
+    with pytest.raises(
+            ValueError, match=r'000005\.xml: <size> has no '
+            r'<height>'):
         voc_to_coco(str(devkit), ['2007/trainval'])
 
 

@@ -11,7 +11,8 @@ from conftest import BASE, CLASSES, NOVEL
 def _fill(tc):
     # img 1: base + novel; img 2: novel only; img 3: base (one difficult)
     # and a difficult novel box; img 4: no annotation at all.
-    tc.add_image('a.jpg', [('cat', [2, 3, 20, 10]), ('horse', [30, 5, 40, 40])])
+    tc.add_image('a.jpg', [('cat', [2, 3, 20, 10]),
+                           ('horse', [30, 5, 40, 40])])
     tc.add_image('b.jpg', [('person', [1, 1, 10, 30])])
     tc.add_image('c.jpg', [('dog', [5, 5, 20, 20]),
                            ('dog', [40, 5, 10, 10], dict(iscrowd=1)),
@@ -21,13 +22,17 @@ def _fill(tc):
 
 
 def _labels(ds, idx):
-    return [CLASSES[i] for i in np.flatnonzero(
-        ds.get_data_info(idx)['image_labels'])]
+    return [
+        CLASSES[i]
+        for i in np.flatnonzero(ds.get_data_info(idx)['image_labels'])
+    ]
 
 
 def _by_name(ds):
-    return {osp.basename(ds.get_data_info(i)['img_path']): ds.get_data_info(i)
-            for i in range(len(ds))}
+    return {
+        osp.basename(ds.get_data_info(i)['img_path']): ds.get_data_info(i)
+        for i in range(len(ds))
+    }
 
 
 def test_metainfo_split(tiny_coco):
@@ -46,8 +51,10 @@ def test_metainfo_novel_only_given_infers_base(tiny_coco):
 
 @pytest.mark.parametrize('meta,match', [
     (dict(classes=CLASSES, base_classes=('cat', 'zebra')), 'zebra'),
-    (dict(classes=CLASSES, base_classes=('cat', 'dog'),
-          novel_classes=('dog', 'horse', 'person')), 'both base and novel'),
+    (dict(
+        classes=CLASSES,
+        base_classes=('cat', 'dog'),
+        novel_classes=('dog', 'horse', 'person')), 'both base and novel'),
     (dict(classes=CLASSES, base_classes=('cat', ),
           novel_classes=('horse', )), 'neither'),
 ])
@@ -67,9 +74,10 @@ def test_cross_training_set_has_no_novel_box(tiny_coco):
             assert CLASSES[inst['bbox_label']] in BASE
     # no trace of a novel box anywhere in the data info
     for info in infos.values():
-        assert set(info) == {'img_path', 'img_id', 'seg_map_path', 'height',
-                             'width', 'instances', 'image_labels',
-                             'proposals', 'sample_idx'}
+        assert set(info) == {
+            'img_path', 'img_id', 'seg_map_path', 'height', 'width',
+            'instances', 'image_labels', 'proposals', 'sample_idx'
+        }
     assert [i['bbox'] for i in infos['a.jpg']['instances']] == [[2, 3, 22, 13]]
     assert infos['b.jpg']['instances'] == []  # kept for its image label
     # base difficult box stays as an ignored instance, novel one is gone
@@ -97,7 +105,8 @@ def test_weak_and_full_modes(tiny_coco):
                for i in range(len(weak)))
     assert _by_name(weak)['a.jpg']['image_labels'].tolist() == [1, 0, 1, 0]
     full = _by_name(tiny_coco.dataset(supervision='full'))
-    assert sorted(i['bbox_label'] for i in full['a.jpg']['instances']) == [0, 2]
+    assert sorted(i['bbox_label']
+                  for i in full['a.jpg']['instances']) == [0, 2]
     with pytest.raises(ValueError, match='supervision'):
         tiny_coco.dataset(supervision='semi')
 
@@ -106,7 +115,8 @@ def test_test_mode_keeps_every_box_and_image(tiny_coco):
     ds = _fill(tiny_coco).dataset(test_mode=True)
     infos = _by_name(ds)
     assert set(infos) == {'a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'}
-    assert sorted(i['bbox_label'] for i in infos['a.jpg']['instances']) == [0, 2]
+    assert sorted(i['bbox_label']
+                  for i in infos['a.jpg']['instances']) == [0, 2]
     assert [i['bbox_label'] for i in infos['b.jpg']['instances']] == [3]
 
 
@@ -114,8 +124,8 @@ def test_labels_follow_metainfo_order_not_json_order(tiny_coco):
     tiny_coco.categories = tiny_coco.categories[::-1]
     ds = _fill(tiny_coco).dataset(supervision='full')
     a = _by_name(ds)['a.jpg']
-    assert sorted(CLASSES[i['bbox_label']] for i in a['instances']) == [
-        'cat', 'horse']
+    assert sorted(CLASSES[i['bbox_label']]
+                  for i in a['instances']) == ['cat', 'horse']
     assert a['image_labels'].tolist() == [1, 0, 1, 0]
 
 
@@ -162,8 +172,8 @@ def test_proposals_of_another_image_set(tiny_coco):
 
 def test_image_without_usable_proposal_is_skipped_in_training(tiny_coco):
     tiny_coco.add_image('a.jpg', [('cat', [2, 3, 20, 10])])
-    tiny_coco.add_image('b.jpg', [('cat', [2, 3, 20, 10])],
-                        proposals=np.array([[5, 5, 5, 5]]))
+    tiny_coco.add_image(
+        'b.jpg', [('cat', [2, 3, 20, 10])], proposals=np.array([[5, 5, 5, 5]]))
     ds = tiny_coco.write().dataset()
     assert len(ds) == 1
     assert ds.load_report['skipped_images']['no usable proposal'] == 1
@@ -187,8 +197,7 @@ def test_corrupt_json(tiny_coco):
 
 
 def test_unknown_category_id(tiny_coco):
-    tiny_coco.add_image('a.jpg', [('cat', [2, 3, 20, 10]),
-                                  (99, [1, 1, 5, 5])])
+    tiny_coco.add_image('a.jpg', [('cat', [2, 3, 20, 10]), (99, [1, 1, 5, 5])])
     with pytest.raises(ValueError, match=r"a\.jpg.*unknown category id 99"):
         tiny_coco.write().dataset()
 

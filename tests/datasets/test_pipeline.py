@@ -12,9 +12,12 @@ def _pipeline(scale, flip_prob):
         dict(type='LoadImageFromFile'),
         dict(type='LoadProposals', num_max_proposals=None),
         dict(type='LoadAnnotations', with_bbox=True),
-        dict(type='ProposalBroadcaster', transforms=[
-            dict(type='Resize', scale=scale, keep_ratio=True),
-            dict(type='RandomFlip', prob=flip_prob)]),
+        dict(
+            type='ProposalBroadcaster',
+            transforms=[
+                dict(type='Resize', scale=scale, keep_ratio=True),
+                dict(type='RandomFlip', prob=flip_prob)
+            ]),
         dict(type='PackCSODInputs', require_proposals=True),
     ]
 
@@ -22,8 +25,8 @@ def _pipeline(scale, flip_prob):
 @pytest.mark.parametrize('flip', [0.0, 1.0])
 def test_resize_and_flip_move_proposals_with_the_image(tiny_coco, flip):
     props = np.array([[0, 0, 40, 30], [10, 20, 70, 50]], np.float32)
-    tiny_coco.add_image('a.jpg', [('cat', [10, 20, 60, 30])], h=60, w=80,
-                        proposals=props)
+    tiny_coco.add_image(
+        'a.jpg', [('cat', [10, 20, 60, 30])], h=60, w=80, proposals=props)
     ds = tiny_coco.write().dataset(pipeline=_pipeline((1000, 120), flip))
     sample = ds[0]
     ds_ = sample['data_samples']
@@ -56,9 +59,11 @@ def test_pack_requires_image_labels():
     pack = TRANSFORMS.build(dict(type='PackCSODInputs'))
     with pytest.raises(KeyError, match='x.jpg.*image_labels'):
         pack(dict(img=np.zeros((4, 4, 3), np.uint8), img_path='x.jpg'))
-    pack = TRANSFORMS.build(dict(type='PackCSODInputs',
-                                 require_image_labels=False,
-                                 require_proposals=True))
+    pack = TRANSFORMS.build(
+        dict(
+            type='PackCSODInputs',
+            require_image_labels=False,
+            require_proposals=True))
     with pytest.raises(KeyError, match='x.jpg.*no proposals'):
         pack(dict(img=np.zeros((4, 4, 3), np.uint8), img_path='x.jpg'))
 

@@ -25,8 +25,13 @@ SEED = 3
 def root(tmp_path_factory):
     """8 train / 4 val images made by the library with 2 workers."""
     out = str(tmp_path_factory.mktemp('syn_lib'))
-    syn.generate_dataset(out, num_train=NUM['train'], num_val=NUM['val'],
-                         seed=SEED, workers=2, progress=False)
+    syn.generate_dataset(
+        out,
+        num_train=NUM['train'],
+        num_val=NUM['val'],
+        seed=SEED,
+        workers=2,
+        progress=False)
     return out
 
 
@@ -35,10 +40,13 @@ def root_cli(tmp_path_factory):
     """The same arguments through the command line, in one process."""
     out = str(tmp_path_factory.mktemp('syn_cli'))
     subprocess.run([
-        sys.executable, CLI, '--out', out, '--num-train', str(NUM['train']),
-        '--num-val', str(NUM['val']), '--seed', str(SEED), '--workers', '1',
-        '--quiet'
-    ], check=True, cwd=REPO_ROOT)
+        sys.executable, CLI, '--out', out, '--num-train',
+        str(NUM['train']), '--num-val',
+        str(NUM['val']), '--seed',
+        str(SEED), '--workers', '1', '--quiet'
+    ],
+                   check=True,
+                   cwd=REPO_ROOT)
     return out
 
 
@@ -48,13 +56,15 @@ def _load(root, split):
 
 
 def _xyxy(anns):
-    return np.array([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
-                      a['bbox'][1] + a['bbox'][3]] for a in anns], np.float64)
+    return np.array([[
+        a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+        a['bbox'][1] + a['bbox'][3]
+    ] for a in anns], np.float64)
 
 
 def test_layout(root):
-    assert sorted(os.listdir(root)) == ['annotations', 'proposals', 'train',
-                                        'val']
+    assert sorted(
+        os.listdir(root)) == ['annotations', 'proposals', 'train', 'val']
     assert sorted(os.listdir(osp.join(root, 'annotations'))) == \
         ['train.json', 'val.json']
     assert sorted(os.listdir(osp.join(root, 'proposals'))) == \
@@ -71,8 +81,8 @@ def test_coco_json(root, split):
     raw = _load(root, split)
     assert [(c['id'], c['name']) for c in raw['categories']] == \
         [(i + 1, name) for i, name in enumerate(syn.CLASSES)]
-    assert syn.CLASSES == ('cart', 'bottle', 'sign', 'house', 'kite',
-                           'person', 'horse', 'lamp', 'fish', 'tree')
+    assert syn.CLASSES == ('cart', 'bottle', 'sign', 'house', 'kite', 'person',
+                           'horse', 'lamp', 'fish', 'tree')
     info = raw['info']
     assert info['seed'] == SEED and info['split'] == split
     assert info['version'] == syn.GENERATOR_VERSION
@@ -128,8 +138,8 @@ def test_rider_on_horse(root):
 def test_proposals(root, split):
     props = load_proposal_file(osp.join(root, 'proposals', f'ss_{split}.npz'))
     raw = _load(root, split)
-    assert list(props.keys()) == [f'{split}/{i:06d}.jpg'
-                                  for i in range(NUM[split])]
+    assert list(
+        props.keys()) == [f'{split}/{i:06d}.jpg' for i in range(NUM[split])]
     gts, boxes = [], []
     for im in raw['images']:
         b, s = props.get(f'{split}/{im["file_name"]}')
@@ -140,8 +150,9 @@ def test_proposals(root, split):
         assert np.all(b[:, 3] <= im['height'])
         assert np.all(b[:, 2] > b[:, 0]) and np.all(b[:, 3] > b[:, 1])
         boxes.append(b)
-        gts.append(_xyxy([a for a in raw['annotations']
-                          if a['image_id'] == im['id']]))
+        gts.append(
+            _xyxy([a for a in raw['annotations']
+                   if a['image_id'] == im['id']]))
     recall = syn.proposal_recall(gts, boxes, (0.5, ))
     assert recall[0.5] >= 0.8
 
@@ -159,8 +170,8 @@ def test_same_seed_same_output_any_workers(root, root_cli):
             assert _read(root, split, f'{i:06d}.jpg') == \
                 _read(root_cli, split, f'{i:06d}.jpg')
         a = load_proposal_file(osp.join(root, 'proposals', f'ss_{split}.npz'))
-        b = load_proposal_file(osp.join(root_cli, 'proposals',
-                                        f'ss_{split}.npz'))
+        b = load_proposal_file(
+            osp.join(root_cli, 'proposals', f'ss_{split}.npz'))
         assert list(a.keys()) == list(b.keys())
         # same boxes in the same order (OpenCV ranks them with C rand())
         assert np.array_equal(a.offsets, b.offsets)
@@ -168,8 +179,13 @@ def test_same_seed_same_output_any_workers(root, root_cli):
 
 
 def test_other_seed_differs(root, tmp_path):
-    syn.generate_dataset(str(tmp_path), num_train=2, num_val=1, seed=SEED + 1,
-                         workers=1, progress=False)
+    syn.generate_dataset(
+        str(tmp_path),
+        num_train=2,
+        num_val=1,
+        seed=SEED + 1,
+        workers=1,
+        progress=False)
     for split in ('train', 'val'):
         a, b = _load(root, split), _load(str(tmp_path), split)
         assert a['annotations'][:3] != b['annotations'][:3]

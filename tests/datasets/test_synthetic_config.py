@@ -2,7 +2,6 @@
 import os.path as osp
 
 import numpy as np
-import pytest
 import torch
 from conftest import REPO_ROOT
 from mmdet.registry import DATASETS
@@ -52,10 +51,14 @@ def test_training_set_holds_no_novel_box(synthetic_root):
 def test_val_set_has_novel_boxes(synthetic_root):
     cfg = Config.fromfile(CONFIG)
     ds = _build(cfg.val_dataloader.dataset, synthetic_root)
-    novel = {ds.metainfo['classes'].index(c)
-             for c in ds.metainfo['novel_classes']}
-    labels = [x['bbox_label'] for i in range(len(ds))
-              for x in ds.get_data_info(i)['instances']]
+    novel = {
+        ds.metainfo['classes'].index(c)
+        for c in ds.metainfo['novel_classes']
+    }
+    labels = [
+        x['bbox_label'] for i in range(len(ds))
+        for x in ds.get_data_info(i)['instances']
+    ]
     assert set(labels) & novel
     sample = ds[0]['data_samples']
     assert len(sample.proposals.bboxes) > 0

@@ -14,19 +14,23 @@ CONFIG = 'configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py'
 
 
 def _options(root, epochs):
-    opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=100',
-            'default_hooks.logger.interval=2',
-            'train_dataloader.dataset.indices=8']
+    opts = [
+        f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=100',
+        'default_hooks.logger.interval=2', 'train_dataloader.dataset.indices=8'
+    ]
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{loader}.dataset.data_root={root}',
-                 f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
+        opts += [
+            f'{loader}.dataset.data_root={root}', f'{loader}.num_workers=0',
+            f'{loader}.persistent_workers=False'
+        ]
     return opts
 
 
 def _run(args):
-    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
@@ -34,8 +38,10 @@ def _run(args):
 @pytest.fixture(scope='module')
 def trained(synthetic_root, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('work'))
-    _run(['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
-          *_options(synthetic_root, 1)])
+    _run([
+        'tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
+        *_options(synthetic_root, 1)
+    ])
     return work
 
 
@@ -44,14 +50,17 @@ def test_train_writes_a_safe_loading_checkpoint(trained):
     assert osp.isfile(ckpt)
     state = torch.load(ckpt, weights_only=True)  # no trusted path needed
     assert state['meta']['epoch'] == 1
-    assert state['meta']['dataset_meta']['novel_classes'] == (
-        'person', 'horse', 'lamp', 'fish', 'tree')
+    assert state['meta']['dataset_meta']['novel_classes'] == ('person',
+                                                              'horse', 'lamp',
+                                                              'fish', 'tree')
     assert 'train/loss' in state['message_hub']['log_scalars']
 
 
 def test_resume_continues_from_the_checkpoint(trained, synthetic_root):
-    log = _run(['tools/train.py', CONFIG, '--work-dir', trained, '--resume',
-                '--cfg-options', *_options(synthetic_root, 2)])
+    log = _run([
+        'tools/train.py', CONFIG, '--work-dir', trained, '--resume',
+        '--cfg-options', *_options(synthetic_root, 2)
+    ])
     assert 'resumed epoch: 1' in log
     assert 'Epoch(train) [1]' not in log.split('resumed epoch: 1')[1]
     state = torch.load(osp.join(trained, 'epoch_2.pth'), weights_only=True)
@@ -60,9 +69,11 @@ def test_resume_continues_from_the_checkpoint(trained, synthetic_root):
 
 def test_test_reports_base_and_novel_map(trained, synthetic_root):
     out = osp.join(trained, 'metrics.json')
-    _run(['tools/test.py', CONFIG, osp.join(trained, 'epoch_1.pth'),
-          '--work-dir', trained, '--metrics-out', out, '--cfg-options',
-          *_options(synthetic_root, 1)])
+    _run([
+        'tools/test.py', CONFIG,
+        osp.join(trained, 'epoch_1.pth'), '--work-dir', trained,
+        '--metrics-out', out, '--cfg-options', *_options(synthetic_root, 1)
+    ])
     with open(out) as f:
         metrics = json.load(f)
     for key in ('mAP', 'base_mAP', 'novel_mAP', 'AP50_person'):
@@ -73,6 +84,8 @@ def test_mmdet_installed_train_tool_runs_project_config(
         synthetic_root, tmp_path):
     tool = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
     assert osp.isfile(tool)
-    _run([tool, CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
-          *_options(synthetic_root, 1)])
+    _run([
+        tool, CONFIG, '--work-dir',
+        str(tmp_path), '--cfg-options', *_options(synthetic_root, 1)
+    ])
     assert glob.glob(osp.join(tmp_path, 'epoch_1.pth'))

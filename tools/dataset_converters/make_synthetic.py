@@ -44,24 +44,40 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Generate the synthetic CSOD data set (images, COCO '
         'jsons and Selective Search proposals).')
-    parser.add_argument('--out', default='data/synthetic',
-                        help='output folder (default: data/synthetic)')
-    parser.add_argument('--num-train', type=_positive, default=2000,
-                        help='training images (default: 2000)')
-    parser.add_argument('--num-val', type=_positive, default=500,
-                        help='validation images (default: 500)')
-    parser.add_argument('--seed', type=_non_negative, default=0,
-                        help='random seed (default: 0)')
-    parser.add_argument('--workers', type=_positive, default=os.cpu_count(),
-                        help='processes (default: the number of CPUs); the '
-                        'output does not depend on it')
-    parser.add_argument('--ss-max-side', type=_non_negative,
-                        default=DEFAULT_SS_MAX_SIDE,
-                        help='Selective Search runs on a copy whose longer '
-                        'side is at most this, 0 = full size (default: '
-                        f'{DEFAULT_SS_MAX_SIDE})')
-    parser.add_argument('--quiet', action='store_true',
-                        help='no progress output')
+    parser.add_argument(
+        '--out',
+        default='data/synthetic',
+        help='output folder (default: data/synthetic)')
+    parser.add_argument(
+        '--num-train',
+        type=_positive,
+        default=2000,
+        help='training images (default: 2000)')
+    parser.add_argument(
+        '--num-val',
+        type=_positive,
+        default=500,
+        help='validation images (default: 500)')
+    parser.add_argument(
+        '--seed',
+        type=_non_negative,
+        default=0,
+        help='random seed (default: 0)')
+    parser.add_argument(
+        '--workers',
+        type=_positive,
+        default=os.cpu_count(),
+        help='processes (default: the number of CPUs); the '
+        'output does not depend on it')
+    parser.add_argument(
+        '--ss-max-side',
+        type=_non_negative,
+        default=DEFAULT_SS_MAX_SIDE,
+        help='Selective Search runs on a copy whose longer '
+        'side is at most this, 0 = full size (default: '
+        f'{DEFAULT_SS_MAX_SIDE})')
+    parser.add_argument(
+        '--quiet', action='store_true', help='no progress output')
     return parser.parse_args(argv)
 
 
@@ -69,9 +85,13 @@ def main(argv=None):
     args = parse_args(argv)
     t0 = time.time()
     cocos = generate_dataset(
-        args.out, num_train=args.num_train, num_val=args.num_val,
-        seed=args.seed, workers=args.workers,
-        ss_max_side=args.ss_max_side or None, progress=not args.quiet)
+        args.out,
+        num_train=args.num_train,
+        num_val=args.num_val,
+        seed=args.seed,
+        workers=args.workers,
+        ss_max_side=args.ss_max_side or None,
+        progress=not args.quiet)
     for split, coco in cocos.items():
         print(f'{split}: {len(coco["images"])} images, '
               f'{len(coco["annotations"])} boxes')

@@ -22,8 +22,10 @@ train_pipeline = [
     dict(
         type='ProposalBroadcaster',
         transforms=[
-            dict(type='RandomChoiceResize', scales=train_scales,
-                 keep_ratio=True),
+            dict(
+                type='RandomChoiceResize',
+                scales=train_scales,
+                keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
         ]),
     dict(type='PackCSODInputs', require_proposals=True)

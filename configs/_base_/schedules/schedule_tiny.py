@@ -4,10 +4,14 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='MultiStepLR', begin=0, end=4, by_epoch=True, milestones=[3],
-         gamma=0.1)
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=4,
+        by_epoch=True,
+        milestones=[3],
+        gamma=0.1)
 ]
 optim_wrapper = dict(
     type='OptimWrapper',

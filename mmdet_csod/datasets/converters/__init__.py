@@ -1,1 +1,1 @@
-"""Dataset and proposal converters (library side of tools/dataset_converters)."""
+"""Dataset and proposal converters used by tools/dataset_converters."""

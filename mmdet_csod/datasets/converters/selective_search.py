@@ -1,9 +1,37 @@
-"""Selective Search proposals with OpenCV contrib (``cv2.ximgproc``)."""
+"""Selective Search proposals with OpenCV contrib (``cv2.ximgproc``).
+
+The whole-dataset runner (processes, shards, resuming) is
+:mod:`mmdet_csod.datasets.converters.ss_runner`.
+"""
+import ctypes
+import os
 from typing import Optional
 
 import numpy as np
 
 SS_MODES = ('fast', 'quality', 'single')
+
+_LIBC = None
+
+
+def seed_c_rand(seed: int) -> bool:
+    """Seed the C library's ``rand()``, which OpenCV's Selective Search uses.
+
+    OpenCV ranks the regions of each grouping by ``rand() / RAND_MAX *
+    level`` (the pseudo-random ranking of Uijlings et al.), so without a seed
+    the box order differs from call to call and process to process. Returns
+    whether seeding worked (POSIX: the process's libc; a no-op elsewhere).
+    """
+    global _LIBC
+    if os.name != 'posix':
+        return False
+    try:
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL(None)
+        _LIBC.srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def _ximgproc():
@@ -19,7 +47,8 @@ def _ximgproc():
 def selective_search(img: np.ndarray,
                      mode: str = 'fast',
                      max_side: Optional[int] = None,
-                     min_size: int = 2) -> np.ndarray:
+                     min_size: int = 2,
+                     seed: Optional[int] = 0) -> np.ndarray:
     """Selective Search boxes of one image.
 
     Args:
@@ -30,11 +59,17 @@ def selective_search(img: np.ndarray,
             side is at most this, then scale boxes back: the cost falls with
             the square of the factor.
         min_size (int): Boxes narrower or lower than this are dropped.
+        seed (int, optional): Seed of C ``rand()`` set just before the search
+            (see :func:`seed_c_rand`), so that the same image gives the same
+            boxes in the same order in any process and call (on POSIX
+            systems). None leaves the C RNG as it is.
 
     Returns:
         np.ndarray: [K, 4] float32 x1, y1, x2, y2 in pixels of ``img``
-        (x2, y2 exclusive), in OpenCV's output order (its hierarchical
-        grouping order, small regions first), duplicates removed.
+        (x2, y2 exclusive), in OpenCV's output order (ascending
+        ``rand() * level`` over all groupings, the pseudo-random ranking of
+        Uijlings et al.: regions merged early, i.e. small ones, tend to come
+        first), duplicates removed.
     """
     cv2 = _ximgproc()
     if mode not in SS_MODES:
@@ -45,8 +80,8 @@ def selective_search(img: np.ndarray,
     scale = 1.0
     if max_side is not None and max(h, w) > max_side:
         scale = max_side / max(h, w)
-        img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
-                         interpolation=cv2.INTER_AREA)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(img)
     if mode == 'fast':
@@ -55,6 +90,8 @@ def selective_search(img: np.ndarray,
         ss.switchToSelectiveSearchQuality()
     else:
         ss.switchToSingleStrategy()
+    if seed is not None:
+        seed_c_rand(seed)
     rects = np.asarray(ss.process(), dtype=np.float32).reshape(-1, 4)
     boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
     if scale != 1.0:

@@ -29,7 +29,6 @@ exclusive) elsewhere, in pixels.
 """
 import json
 import math
-import multiprocessing
 import os
 import os.path as osp
 import sys
@@ -40,6 +39,7 @@ import cv2
 import numpy as np
 
 from ..proposals import proposal_key, save_proposals
+from ._common import pool_context
 from .selective_search import selective_search
 
 GENERATOR_VERSION = '1.0'
@@ -50,38 +50,47 @@ SPLITS = ('train', 'val')
 
 #: Body kind of each class; the part is what tells classes of a kind apart.
 BODY_KIND = dict(
-    cart='wide', horse='wide', fish='wide',
-    bottle='tall', person='tall', lamp='tall', tree='tall',
-    sign='square', house='square', kite='square')
+    cart='wide',
+    horse='wide',
+    fish='wide',
+    bottle='tall',
+    person='tall',
+    lamp='tall',
+    tree='tall',
+    sign='square',
+    house='square',
+    kite='square')
 
 #: Body size range (pixels) per kind: tall = body height, wide = body width,
 #: square = side. Sampled log-uniformly, so each range spans about 3.5x.
 BODY_SIZE = dict(tall=(44, 150), wide=(50, 170), square=(30, 105))
 
-IMG_SIZE_RANGE = (224, 320)      # each side, inclusive
-NUM_OBJECTS_RANGE = (2, 6)       # inclusive
-RIDER_PROB = 0.5                 # horses with a person on top
-LAMP_BY_HOUSE_PROB = 0.4         # houses with a lamp standing next to them
-MAX_OVERLAP = 0.2                # intersection / smaller box, between groups
+IMG_SIZE_RANGE = (224, 320)  # each side, inclusive
+NUM_OBJECTS_RANGE = (2, 6)  # inclusive
+RIDER_PROB = 0.5  # horses with a person on top
+LAMP_BY_HOUSE_PROB = 0.4  # houses with a lamp standing next to them
+MAX_OVERLAP = 0.2  # intersection / smaller box, between groups
 PLACEMENT_SCALES = (1.0, 0.8, 0.64, 0.51, 0.41, 0.33)  # tried in turn
 JPEG_QUALITY = 95
 SS_MODE = 'fast'
-SS_SEED = 0                      # seed of OpenCV's region ranking (C rand)
+SS_SEED = 0  # seed of OpenCV's region ranking (C rand)
 DEFAULT_SS_MAX_SIDE = 192
 
 # Body colours (BGR), shared by all classes.
-BODY_PALETTE = np.array([
-    (160, 90, 40),    # steel blue
-    (60, 130, 120),   # olive
-    (140, 60, 110),   # purple
-    (50, 100, 190),   # orange brown
-    (130, 130, 130),  # grey
-    (130, 140, 30),   # teal
-    (50, 40, 130),    # maroon
-    (130, 170, 200),  # tan
-    (90, 60, 60),     # slate
-    (110, 150, 80),   # sage
-], dtype=np.float64)
+BODY_PALETTE = np.array(
+    [
+        (160, 90, 40),  # steel blue
+        (60, 130, 120),  # olive
+        (140, 60, 110),  # purple
+        (50, 100, 190),  # orange brown
+        (130, 130, 130),  # grey
+        (130, 140, 30),  # teal
+        (50, 40, 130),  # maroon
+        (130, 170, 200),  # tan
+        (90, 60, 60),  # slate
+        (110, 150, 80),  # sage
+    ],
+    dtype=np.float64)
 BODY_PATTERNS = ('plain', 'hstripes', 'vstripes', 'dots', 'band')
 
 Color = Tuple[int, int, int]
@@ -134,8 +143,9 @@ class _Canvas:
 
     def line(self, p1, p2, color: Color, thickness: int) -> None:
         """A line that also counts as object (marked in the mask)."""
-        self.draw(lambda m, c: cv2.line(m, _pt(*p1), _pt(*p2), c,
-                                        max(1, int(round(thickness)))), color)
+        self.draw(
+            lambda m, c: cv2.line(m, _pt(*p1), _pt(*p2), c,
+                                  max(1, int(round(thickness)))), color)
 
 
 def _pattern(rng: np.random.Generator, size: int, kind: str,
@@ -152,7 +162,7 @@ def _pattern(rng: np.random.Generator, size: int, kind: str,
     if kind == 'band':
         c = size / 2 + rng.uniform(-0.15, 0.15) * scale
         return np.abs(yy - c) < scale * rng.uniform(0.06, 0.12)
-    layer = np.zeros((size, size), np.uint8)    # dots
+    layer = np.zeros((size, size), np.uint8)  # dots
     r = max(1, int(period * 0.3))
     step = int(period * 1.4)
     off = rng.integers(0, step, 2)
@@ -170,9 +180,10 @@ def _draw_body(cv: _Canvas, rng: np.random.Generator, kind: str, cx: float,
     Shape, colour and pattern are drawn from pools shared by all classes.
     Returns the body's geometry: box (x1, y1, x2, y2) and its shape name.
     """
-    shapes = dict(tall=('rect', 'round', 'ellipse', 'taper'),
-                  wide=('rect', 'round', 'ellipse', 'capsule'),
-                  square=('rect', 'round', 'diamond', 'ellipse'))[kind]
+    shapes = dict(
+        tall=('rect', 'round', 'ellipse', 'taper'),
+        wide=('rect', 'round', 'ellipse', 'capsule'),
+        square=('rect', 'round', 'diamond', 'ellipse'))[kind]
     shape = shapes[rng.integers(len(shapes))]
     x1, y1, x2, y2 = cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2
 
@@ -191,11 +202,13 @@ def _draw_body(cv: _Canvas, rng: np.random.Generator, kind: str, cx: float,
                     cv2.circle(m, _pt(px, py), int(round(r)), c, -1)
         elif shape == 'taper':
             t = bw * 0.18
-            cv2.fillPoly(m, _poly([(x1 + t, y1), (x2 - 1 - t, y1),
-                                   (x2 - 1, y2 - 1), (x1, y2 - 1)]), c)
+            cv2.fillPoly(
+                m,
+                _poly([(x1 + t, y1), (x2 - 1 - t, y1), (x2 - 1, y2 - 1),
+                       (x1, y2 - 1)]), c)
         elif shape == 'diamond':
-            cv2.fillPoly(m, _poly([(cx, y1), (x2 - 1, cy), (cx, y2 - 1),
-                                   (x1, cy)]), c)
+            cv2.fillPoly(
+                m, _poly([(cx, y1), (x2 - 1, cy), (cx, y2 - 1), (x1, cy)]), c)
 
     color = _jitter(rng, BODY_PALETTE[rng.integers(len(BODY_PALETTE))])
     pname = BODY_PATTERNS[rng.integers(len(BODY_PATTERNS))]
@@ -213,6 +226,7 @@ def _draw_body(cv: _Canvas, rng: np.random.Generator, kind: str, cx: float,
 # ``b`` is the body box (x1, y1, x2, y2) in canvas pixels; parts of wide
 # bodies are drawn facing right (the patch is flipped afterwards).
 
+
 def _part_cart(cv, rng, b):
     x1, y1, x2, y2 = b
     bh = y2 - y1
@@ -223,8 +237,9 @@ def _part_cart(cv, rng, b):
         cx, cy = x1 + (x2 - x1) * fx, y2 - bh * 0.08
         cv.draw(lambda m, c: cv2.circle(m, _pt(cx, cy), int(round(r)), c, -1),
                 tire)
-        cv.draw(lambda m, c: cv2.circle(m, _pt(cx, cy), int(round(r * 0.62)),
-                                        c, max(1, int(r * 0.18))), hub)
+        cv.draw(
+            lambda m, c: cv2.circle(m, _pt(cx, cy), int(round(r * 0.62)), c,
+                                    max(1, int(r * 0.18))), hub)
         for a in np.arange(4) * math.pi / 4 + rng.uniform(0, math.pi / 4):
             dx, dy = math.cos(a) * r * 0.62, math.sin(a) * r * 0.62
             cv.line((cx - dx, cy - dy), (cx + dx, cy + dy), hub,
@@ -236,16 +251,18 @@ def _part_bottle(cv, rng, b):
     bw, cx = x2 - x1, (x1 + x2) / 2
     nw, nh = bw * 0.5, bw * rng.uniform(0.3, 0.4)
     cw, ch = bw * 0.66, bw * rng.uniform(0.28, 0.34)
-    neck = _jitter(rng, (200, 220, 190), 12)    # pale glass
-    cap = _jitter(rng, (30, 30, 210), 12)       # red cap
+    neck = _jitter(rng, (200, 220, 190), 12)  # pale glass
+    cap = _jitter(rng, (30, 30, 210), 12)  # red cap
     ny1 = y1 - nh
-    cv.draw(lambda m, c: cv2.rectangle(m, _pt(cx - nw / 2, ny1),
-                                       _pt(cx + nw / 2, y1 + 2), c, -1), neck)
+    cv.draw(
+        lambda m, c: cv2.rectangle(m, _pt(cx - nw / 2, ny1),
+                                   _pt(cx + nw / 2, y1 + 2), c, -1), neck)
     cy1 = ny1 - ch
     ridges = (np.mgrid[:cv.size, :cv.size][1] % max(2, int(cw / 5))) == 0
-    cv.draw(lambda m, c: cv2.rectangle(m, _pt(cx - cw / 2, cy1),
-                                       _pt(cx + cw / 2, ny1), c, -1), cap,
-            (ridges, (235, 235, 235)))
+    cv.draw(
+        lambda m, c: cv2.rectangle(m, _pt(cx - cw / 2, cy1),
+                                   _pt(cx + cw / 2, ny1), c, -1), cap,
+        (ridges, (235, 235, 235)))
 
 
 def _part_sign(cv, rng, b):
@@ -254,13 +271,15 @@ def _part_sign(cv, rng, b):
     pw, ph = s * rng.uniform(0.17, 0.21), s * rng.uniform(0.55, 0.7)
     yy, xx = np.mgrid[:cv.size, :cv.size]
     stripes = ((xx + yy) // max(2, int(s * 0.09))) % 2 == 0
-    cv.draw(lambda m, c: cv2.rectangle(m, _pt(cx - pw / 2, y2 - 2),
-                                       _pt(cx + pw / 2, y2 + ph), c, -1),
-            _jitter(rng, (20, 210, 235), 10), (stripes, (20, 20, 20)))
+    cv.draw(
+        lambda m, c: cv2.rectangle(m, _pt(cx - pw / 2, y2 - 2),
+                                   _pt(cx + pw / 2, y2 + ph), c, -1),
+        _jitter(rng, (20, 210, 235), 10), (stripes, (20, 20, 20)))
     fw, fh = s * 0.5, max(2, s * 0.09)
-    cv.draw(lambda m, c: cv2.rectangle(m, _pt(cx - fw / 2, y2 + ph),
-                                       _pt(cx + fw / 2, y2 + ph + fh), c, -1),
-            _jitter(rng, (40, 40, 40), 8))
+    cv.draw(
+        lambda m, c: cv2.rectangle(m, _pt(cx - fw / 2, y2 + ph),
+                                   _pt(cx + fw / 2, y2 + ph + fh), c, -1),
+        _jitter(rng, (40, 40, 40), 8))
 
 
 def _part_house(cv, rng, b):
@@ -272,9 +291,10 @@ def _part_house(cv, rng, b):
     roof = [(x1 - over, y1 + 2), (x2 + over, y1 + 2), (cx, y1 - rh)]
     # chimney first: the roof covers its foot
     chx = cx + s * 0.22
-    cv.draw(lambda m, c: cv2.rectangle(m, _pt(chx, y1 - rh * 0.8),
-                                       _pt(chx + s * 0.1, y1 - rh * 0.2), c,
-                                       -1), _jitter(rng, (60, 60, 90), 10))
+    cv.draw(
+        lambda m, c: cv2.rectangle(m, _pt(chx, y1 - rh * 0.8),
+                                   _pt(chx + s * 0.1, y1 - rh * 0.2), c, -1),
+        _jitter(rng, (60, 60, 90), 10))
     cv.draw(lambda m, c: cv2.fillPoly(m, _poly(roof), c),
             _jitter(rng, (40, 50, 170), 12), (tiles, (30, 30, 90)))
 
@@ -286,21 +306,24 @@ def _part_kite(cv, rng, b):
     length = s * rng.uniform(0.75, 0.9)
     amp, phase = s * 0.09, rng.uniform(0, 2 * math.pi)
     ts = np.linspace(0, 1, n)
-    pts = np.stack([cx + amp * np.sin(ts * 3 * math.pi + phase),
-                    y2 - 2 + ts * length], 1)
+    pts = np.stack(
+        [cx + amp * np.sin(ts * 3 * math.pi + phase), y2 - 2 + ts * length], 1)
     tail = _jitter(rng, (30, 30, 30), 8)
     th = max(1, s * 0.045)
-    cv.draw(lambda m, c: cv2.polylines(m, _poly(pts), False, c,
-                                       int(round(th))), tail)
-    bow = _jitter(rng, (200, 40, 230), 12)     # magenta bows
+    cv.draw(
+        lambda m, c: cv2.polylines(m, _poly(pts), False, c, int(round(th))),
+        tail)
+    bow = _jitter(rng, (200, 40, 230), 12)  # magenta bows
     bs = s * rng.uniform(0.15, 0.18)
     for t in (0.35, 0.65, 0.95):
         px = cx + amp * math.sin(t * 3 * math.pi + phase)
         py = y2 - 2 + t * length
         tri = [(px, py), (px - bs, py - bs * 0.6), (px - bs, py + bs * 0.6),
                (px, py), (px + bs, py - bs * 0.6), (px + bs, py + bs * 0.6)]
-        cv.draw(lambda m, c: cv2.fillPoly(
-            m, np.concatenate([_poly(tri[:3]), _poly(tri[3:])]), c), bow)
+        cv.draw(
+            lambda m, c: cv2.fillPoly(
+                m, np.concatenate([_poly(tri[:3]),
+                                   _poly(tri[3:])]), c), bow)
 
 
 def _part_person(cv, rng, b):
@@ -312,45 +335,53 @@ def _part_person(cv, rng, b):
     cv.draw(lambda m, c: cv2.circle(m, _pt(cx, cy), int(round(r)), c, -1),
             skin)
     # dark hair cap on top of the head, and two eyes
-    cv.draw(lambda m, c: cv2.ellipse(m, _pt(cx, cy - r * 0.1),
-                                     _pt(r * 1.05, r * 0.95), 0, 180, 360, c,
-                                     -1), _jitter(rng, (25, 30, 45), 8))
+    cv.draw(
+        lambda m, c: cv2.ellipse(m, _pt(cx, cy - r * 0.1),
+                                 _pt(r * 1.05, r * 0.95), 0, 180, 360, c, -1),
+        _jitter(rng, (25, 30, 45), 8))
     er = max(1, int(round(r * 0.13)))
     for dx in (-0.38, 0.38):
-        cv.draw(lambda m, c: cv2.circle(m, _pt(cx + dx * r, cy + r * 0.25),
-                                        er, c, -1), (20, 20, 20))
+        cv.draw(
+            lambda m, c: cv2.circle(m, _pt(cx + dx * r, cy + r * 0.25), er, c,
+                                    -1), (20, 20, 20))
 
 
 def _part_horse(cv, rng, b):
     x1, y1, x2, y2 = b
     bh = y2 - y1
-    coat = _jitter(rng, (30, 70, 140), 12)     # chestnut head and neck
+    coat = _jitter(rng, (30, 70, 140), 12)  # chestnut head and neck
     mane = _jitter(rng, (15, 15, 25), 6)
-    fx = x2 - bh * 0.35                        # neck foot, front of body
+    fx = x2 - bh * 0.35  # neck foot, front of body
     top = y1 - bh * rng.uniform(0.6, 0.75)
     neck = [(fx - bh * 0.28, y1 + bh * 0.3), (fx + bh * 0.22, y1 + bh * 0.3),
             (fx + bh * 0.42, top + bh * 0.1), (fx + bh * 0.05, top)]
     cv.draw(lambda m, c: cv2.fillPoly(m, _poly(neck), c), coat)
     hx, hy = fx + bh * 0.45, top + bh * 0.12
-    cv.draw(lambda m, c: cv2.ellipse(m, _pt(hx, hy), _pt(bh * 0.4, bh * 0.17),
-                                     25, 0, 360, c, -1), coat)
+    cv.draw(
+        lambda m, c: cv2.ellipse(m, _pt(hx, hy), _pt(bh * 0.4, bh * 0.17), 25,
+                                 0, 360, c, -1), coat)
     # ears, mane teeth along the back of the neck, white blaze, eye
-    cv.draw(lambda m, c: cv2.fillPoly(m, _poly(
-        [(hx - bh * 0.3, hy - bh * 0.1), (hx - bh * 0.2, hy - bh * 0.36),
-         (hx - bh * 0.1, hy - bh * 0.14)]), c), coat)
+    cv.draw(
+        lambda m, c: cv2.fillPoly(
+            m,
+            _poly([(hx - bh * 0.3, hy - bh * 0.1),
+                   (hx - bh * 0.2, hy - bh * 0.36),
+                   (hx - bh * 0.1, hy - bh * 0.14)]), c), coat)
     n = 5
     for i in range(n):
         t = (i + 0.5) / n
         px = neck[3][0] + (neck[0][0] - neck[3][0]) * t
         py = neck[3][1] + (neck[0][1] - neck[3][1]) * t
-        cv.draw(lambda m, c: cv2.fillPoly(m, _poly(
-            [(px + bh * 0.06, py - bh * 0.08), (px - bh * 0.16, py),
-             (px + bh * 0.06, py + bh * 0.08)]), c), mane)
+        cv.draw(
+            lambda m, c: cv2.fillPoly(
+                m,
+                _poly([(px + bh * 0.06, py - bh * 0.08), (px - bh * 0.16, py),
+                       (px + bh * 0.06, py + bh * 0.08)]), c), mane)
     cv.line((hx, hy - bh * 0.05), (hx + bh * 0.3, hy + bh * 0.1),
             _jitter(rng, (230, 230, 230), 8), max(1, bh * 0.06))
-    cv.draw(lambda m, c: cv2.circle(m, _pt(hx - bh * 0.08, hy - bh * 0.03),
-                                    max(1, int(bh * 0.04)), c, -1),
-            (10, 10, 10))
+    cv.draw(
+        lambda m, c: cv2.circle(m, _pt(hx - bh * 0.08, hy - bh * 0.03),
+                                max(1, int(bh * 0.04)), c, -1), (10, 10, 10))
 
 
 def _part_lamp(cv, rng, b):
@@ -360,12 +391,14 @@ def _part_lamp(cv, rng, b):
     top_w, bot_w = bw * 0.6, bw * rng.uniform(1.2, 1.4)
     sy2 = y1 - bw * 0.25
     r = bw * 0.2
-    bulb = _jitter(rng, (90, 235, 250), 6)     # glowing yellow bulb
-    cv.draw(lambda m, c: cv2.circle(m, _pt(cx, sy2 + r * 0.2),
-                                    int(round(r)), c, -1), bulb)
-    cv.draw(lambda m, c: cv2.rectangle(m, _pt(cx - bw * 0.1, sy2),
-                                       _pt(cx + bw * 0.1, y1 + 2), c, -1),
-            _jitter(rng, (40, 40, 40), 8))
+    bulb = _jitter(rng, (90, 235, 250), 6)  # glowing yellow bulb
+    cv.draw(
+        lambda m, c: cv2.circle(m, _pt(cx, sy2 + r * 0.2), int(round(r)), c, -1
+                                ), bulb)
+    cv.draw(
+        lambda m, c: cv2.rectangle(m, _pt(cx - bw * 0.1, sy2),
+                                   _pt(cx + bw * 0.1, y1 + 2), c, -1),
+        _jitter(rng, (40, 40, 40), 8))
     shade = [(cx - bot_w / 2, sy2), (cx + bot_w / 2, sy2),
              (cx + top_w / 2, sy2 - sh), (cx - top_w / 2, sy2 - sh)]
     yy = np.mgrid[:cv.size, :cv.size][0]
@@ -378,7 +411,7 @@ def _part_fish(cv, rng, b):
     x1, y1, x2, y2 = b
     bh, cy = y2 - y1, (y1 + y2) / 2
     tl, th = bh * rng.uniform(0.55, 0.65), bh * rng.uniform(0.5, 0.58)
-    fin = _jitter(rng, (20, 130, 245), 10)     # orange fins
+    fin = _jitter(rng, (20, 130, 245), 10)  # orange fins
     xx = np.mgrid[:cv.size, :cv.size][1]
     stripes = (xx // max(2, int(bh * 0.1))) % 2 == 0
     tail = [(x1 + bh * 0.12, cy), (x1 - tl, cy - th), (x1 - tl * 0.7, cy),
@@ -397,7 +430,7 @@ def _part_tree(cv, rng, b):
     x1, y1, x2, y2 = b
     bw, cx = x2 - x1, (x1 + x2) / 2
     r = bw * rng.uniform(0.42, 0.5)
-    leaf = _jitter(rng, (40, 150, 30), 12)     # green crown
+    leaf = _jitter(rng, (40, 150, 30), 12)  # green crown
     dark = _jitter(rng, (20, 80, 10), 8)
     yy, xx = np.mgrid[:cv.size, :cv.size]
     k = max(3, int(r * 0.45))
@@ -405,19 +438,26 @@ def _part_tree(cv, rng, b):
         ((yy % k) < k // 2)
     for ox, oy in ((-0.7, 0.0), (0.7, 0.0), (0.0, -0.65)):
         pcx, pcy = cx + ox * r, y1 - r * 0.55 + oy * r
-        cv.draw(lambda m, c: cv2.circle(m, _pt(pcx, pcy), int(round(r)), c,
-                                        -1), leaf, (spots, dark))
+        cv.draw(
+            lambda m, c: cv2.circle(m, _pt(pcx, pcy), int(round(r)), c, -1),
+            leaf, (spots, dark))
 
 
-PARTS = dict(cart=_part_cart, bottle=_part_bottle, sign=_part_sign,
-             house=_part_house, kite=_part_kite, person=_part_person,
-             horse=_part_horse, lamp=_part_lamp, fish=_part_fish,
-             tree=_part_tree)
+PARTS = dict(
+    cart=_part_cart,
+    bottle=_part_bottle,
+    sign=_part_sign,
+    house=_part_house,
+    kite=_part_kite,
+    person=_part_person,
+    horse=_part_horse,
+    lamp=_part_lamp,
+    fish=_part_fish,
+    tree=_part_tree)
 
 
 # ------------------------------------------------------------------- objects
-def render_object(rng: np.random.Generator, cls: str,
-                  size: float) -> Dict:
+def render_object(rng: np.random.Generator, cls: str, size: float) -> Dict:
     """Render one object onto its own tight patch.
 
     Args:
@@ -468,9 +508,13 @@ def render_object(rng: np.random.Generator, cls: str,
         img, mask = img[:, ::-1], mask[:, ::-1]
         bbox = [w - bbox[2], bbox[1], w - bbox[0], bbox[3]]
     part_area = int(part_mask.sum())
-    return dict(img=np.ascontiguousarray(img), mask=np.ascontiguousarray(mask),
-                body=tuple(bbox), part_area=part_area, cls=cls,
-                flipped=flipped)
+    return dict(
+        img=np.ascontiguousarray(img),
+        mask=np.ascontiguousarray(mask),
+        body=tuple(bbox),
+        part_area=part_area,
+        cls=cls,
+        flipped=flipped)
 
 
 def _sample_size(rng: np.random.Generator, cls: str) -> float:
@@ -493,7 +537,7 @@ def _make_group(rng: np.random.Generator, cls: str, scale: float,
         hbh, hbw = hb[3] - hb[1], hb[2] - hb[0]
         rider = render_object(rng, 'person', hbh * rng.uniform(0.95, 1.2))
         rb = rider['body']
-        back = -1 if not main['flipped'] else 1   # towards the horse's back
+        back = -1 if not main['flipped'] else 1  # towards the horse's back
         cx = (hb[0] + hb[2]) / 2 + back * hbw * rng.uniform(0.05, 0.15)
         foot = hb[1] + hbh * rng.uniform(0.35, 0.5)
         dx = int(round(cx - (rb[0] + rb[2]) / 2))
@@ -539,7 +583,7 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     t = (xx * math.cos(a) + yy * math.sin(a))
     t = (t - t.min()) / max(1e-6, float(t.max() - t.min()))
     img = c1 * (1 - t[..., None]) + c2 * t[..., None]
-    if rng.random() < 0.5:   # a ground region below a wavy horizon
+    if rng.random() < 0.5:  # a ground region below a wavy horizon
         hy = h * rng.uniform(0.45, 0.75) + h * 0.04 * np.sin(
             xx[0] / w * rng.uniform(2, 8) + rng.uniform(0, 6))
         ground = yy > hy[None, :]
@@ -563,9 +607,9 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
             cv2.rectangle(img, (x, y), (x2, y2), color, -1)
         elif k == 2:
             ln, ang = rng.uniform(6, 30), rng.uniform(0, math.pi)
-            cv2.line(img, (x, y), _pt(x + ln * math.cos(ang),
-                                      y + ln * math.sin(ang)), color,
-                     int(rng.integers(1, 3)))
+            cv2.line(img, (x, y),
+                     _pt(x + ln * math.cos(ang), y + ln * math.sin(ang)),
+                     color, int(rng.integers(1, 3)))
         else:
             p1 = (x + rng.integers(-10, 11), y + rng.integers(4, 12))
             p2 = (x + rng.integers(4, 12), y + rng.integers(-6, 7))
@@ -575,19 +619,20 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- scene
-def _block_classes(seed: int, split_index: int, image_index: int
-                   ) -> Tuple[str, str]:
+def _block_classes(seed: int, split_index: int,
+                   image_index: int) -> Tuple[str, str]:
     """Two classes every image starts with: each block of 5 consecutive
     images covers all 10 classes (a random permutation per block), so any
     split of 5 images or more holds every class."""
     block, pos = divmod(image_index, 5)
-    perm = np.random.default_rng([seed, split_index, block, 0xB10C]
-                                 ).permutation(len(CLASSES))
+    perm = np.random.default_rng([seed, split_index, block,
+                                  0xB10C]).permutation(len(CLASSES))
     return CLASSES[perm[2 * pos]], CLASSES[perm[2 * pos + 1]]
 
 
-def render_scene(seed: int, split_index: int, image_index: int
-                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def render_scene(
+        seed: int, split_index: int,
+        image_index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render image ``image_index`` of split ``split_index``.
 
     The image draws from ``np.random.default_rng([seed, split_index,
@@ -604,12 +649,13 @@ def render_scene(seed: int, split_index: int, image_index: int
     h = int(rng.integers(IMG_SIZE_RANGE[0], IMG_SIZE_RANGE[1] + 1))
     w = int(rng.integers(IMG_SIZE_RANGE[0], IMG_SIZE_RANGE[1] + 1))
     img = _background(rng, h, w)
-    n_target = int(rng.integers(NUM_OBJECTS_RANGE[0],
-                                NUM_OBJECTS_RANGE[1] + 1))
+    n_target = int(
+        rng.integers(NUM_OBJECTS_RANGE[0], NUM_OBJECTS_RANGE[1] + 1))
     first = list(_block_classes(seed, split_index, image_index))
     block_parity = (image_index // 5) % 2 == 0
-    queue = first + [CLASSES[i] for i in
-                     rng.integers(0, len(CLASSES), n_target - 2)]
+    queue = first + [
+        CLASSES[i] for i in rng.integers(0, len(CLASSES), n_target - 2)
+    ]
     boxes: List[List[int]] = []
     labels: List[int] = []
     for qi, cls in enumerate(queue):
@@ -640,11 +686,15 @@ def render_scene(seed: int, split_index: int, image_index: int
             for _ in range(25):
                 gx = int(rng.integers(2, w - gw - 1))
                 gy = int(rng.integers(2, h - gh - 1))
-                mb = [np.array([gx + dx, gy + dy, gx + dx + o['img'].shape[1],
-                                gy + dy + o['img'].shape[0]], np.float64)
-                      for o, dx, dy in group]
-                if free or all((_overlap(b, arr) <= MAX_OVERLAP).all()
-                               for b in mb):
+                mb = [
+                    np.array([
+                        gx + dx, gy + dy, gx + dx + o['img'].shape[1],
+                        gy + dy + o['img'].shape[0]
+                    ], np.float64) for o, dx, dy in group
+                ]
+                fits = free or all(
+                    (_overlap(b, arr) <= MAX_OVERLAP).all() for b in mb)
+                if fits:
                     placed = (group, gx, gy)
                     break
             if placed:
@@ -691,11 +741,17 @@ def _image_job(job: Tuple[str, int, int, int, Optional[int]]) -> Dict:
     with open(path, 'wb') as f:
         f.write(data)
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    proposals = selective_search(decoded, mode=SS_MODE, max_side=ss_max_side,
-                                 seed=SS_SEED)
-    return dict(index=image_index, file_name=file_name, path=path,
-                height=img.shape[0], width=img.shape[1], bboxes=bboxes,
-                labels=labels, proposals=proposals)
+    proposals = selective_search(
+        decoded, mode=SS_MODE, max_side=ss_max_side, seed=SS_SEED)
+    return dict(
+        index=image_index,
+        file_name=file_name,
+        path=path,
+        height=img.shape[0],
+        width=img.shape[1],
+        bboxes=bboxes,
+        labels=labels,
+        proposals=proposals)
 
 
 def _init_worker() -> None:
@@ -724,8 +780,10 @@ class _Progress:
         if self.bar is not None:
             self.bar.update()
         elif self.done >= self.next_print or self.done == self.total:
-            print(f'  {self.done}/{self.total} '
-                  f'({time.time() - self.t0:.0f}s)', flush=True)
+            print(
+                f'  {self.done}/{self.total} '
+                f'({time.time() - self.t0:.0f}s)',
+                flush=True)
             self.next_print = self.done + max(1, self.total // 10)
 
     def close(self) -> None:
@@ -738,17 +796,28 @@ def _coco_dict(results: Sequence[Dict], info: Dict) -> Dict:
     images, annotations = [], []
     for r in results:
         image_id = r['index'] + 1
-        images.append(dict(id=image_id, file_name=r['file_name'],
-                           height=int(r['height']), width=int(r['width'])))
+        images.append(
+            dict(
+                id=image_id,
+                file_name=r['file_name'],
+                height=int(r['height']),
+                width=int(r['width'])))
         for box, label in zip(r['bboxes'], r['labels']):
             x1, y1, x2, y2 = (int(v) for v in box)
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=image_id,
-                category_id=int(label) + 1, bbox=[x1, y1, x2 - x1, y2 - y1],
-                area=(x2 - x1) * (y2 - y1), iscrowd=0))
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=int(label) + 1,
+                    bbox=[x1, y1, x2 - x1, y2 - y1],
+                    area=(x2 - x1) * (y2 - y1),
+                    iscrowd=0))
     categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
-    return dict(info=info, images=images, annotations=annotations,
-                categories=categories)
+    return dict(
+        info=info,
+        images=images,
+        annotations=annotations,
+        categories=categories)
 
 
 def generate_split(out_dir: str,
@@ -800,23 +869,26 @@ def generate_split(out_dir: str,
             results.append(_image_job(job))
             bar.update()
     else:
-        ctx = multiprocessing.get_context(
-            'fork' if 'fork' in multiprocessing.get_all_start_methods()
-            else None)
+        ctx = pool_context(__name__)
         chunk = max(1, min(16, num_images // (workers * 8)))
         with ctx.Pool(workers, initializer=_init_worker) as pool:
             for r in pool.imap(_image_job, jobs, chunksize=chunk):
                 results.append(r)
                 bar.update()
     bar.close()
-    info = dict(description='mmdet-csod synthetic cross-supervised '
-                'detection data set',
-                generator='mmdet_csod.datasets.converters.synthetic',
-                version=GENERATOR_VERSION, seed=int(seed), split=split,
-                num_images=int(num_images), ss_mode=SS_MODE,
-                ss_max_side=ss_max_side, ss_seed=SS_SEED,
-                jpeg_quality=JPEG_QUALITY,
-                args=dict(args or {}))
+    info = dict(
+        description='mmdet-csod synthetic cross-supervised '
+        'detection data set',
+        generator='mmdet_csod.datasets.converters.synthetic',
+        version=GENERATOR_VERSION,
+        seed=int(seed),
+        split=split,
+        num_images=int(num_images),
+        ss_mode=SS_MODE,
+        ss_max_side=ss_max_side,
+        ss_seed=SS_SEED,
+        jpeg_quality=JPEG_QUALITY,
+        args=dict(args or {}))
     coco = _coco_dict(results, info)
     ann_path = osp.join(out_dir, 'annotations', f'{split}.json')
     tmp = ann_path + '.tmp'
@@ -825,7 +897,8 @@ def generate_split(out_dir: str,
     os.replace(tmp, ann_path)
     save_proposals(
         osp.join(out_dir, 'proposals', f'ss_{split}.npz'),
-        {proposal_key(r['path']): (r['proposals'], None) for r in results})
+        {proposal_key(r['path']): (r['proposals'], None)
+         for r in results})
     return coco
 
 
@@ -841,12 +914,22 @@ def generate_dataset(out_dir: str,
     Returns:
         dict: split name -> its COCO dict.
     """
-    args = dict(num_train=int(num_train), num_val=int(num_val),
-                seed=int(seed), ss_max_side=ss_max_side)
+    args = dict(
+        num_train=int(num_train),
+        num_val=int(num_val),
+        seed=int(seed),
+        ss_max_side=ss_max_side)
     return {
-        split: generate_split(out_dir, split, n, seed=seed, workers=workers,
-                              ss_max_side=ss_max_side, args=args,
-                              progress=progress)
+        split:
+        generate_split(
+            out_dir,
+            split,
+            n,
+            seed=seed,
+            workers=workers,
+            ss_max_side=ss_max_side,
+            args=args,
+            progress=progress)
         for split, n in (('train', num_train), ('val', num_val))
     }
 
@@ -866,10 +949,11 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
 
 
-def proposal_recall(gt_bboxes: Sequence[np.ndarray],
-                    proposals: Sequence[np.ndarray],
-                    iou_thrs: Sequence[float] = (0.5, 0.7)
-                    ) -> Dict[float, float]:
+def proposal_recall(
+    gt_bboxes: Sequence[np.ndarray],
+    proposals: Sequence[np.ndarray],
+    iou_thrs: Sequence[float] = (0.5, 0.7)
+) -> Dict[float, float]:
     """Fraction of ground-truth boxes with some proposal at IoU >= thr.
 
     Args:
@@ -890,5 +974,7 @@ def proposal_recall(gt_bboxes: Sequence[np.ndarray],
         else:
             best.append(box_iou(gt, props).max(axis=1))
     best = np.concatenate(best) if best else np.zeros(0)
-    return {float(t): float((best >= t).mean()) if len(best) else 0.0
-            for t in iou_thrs}
+    return {
+        float(t): float((best >= t).mean()) if len(best) else 0.0
+        for t in iou_thrs
+    }

@@ -25,18 +25,27 @@ class SplitVOCMetric(VOCMetric):
         logger = MMLogger.get_current_instance()
         classes = list(self.dataset_meta['classes'])
         splits = dict(
-            base=[classes.index(c)
-                  for c in self.dataset_meta.get('base_classes', classes)],
-            novel=[classes.index(c)
-                   for c in self.dataset_meta.get('novel_classes', ())])
+            base=[
+                classes.index(c)
+                for c in self.dataset_meta.get('base_classes', classes)
+            ],
+            novel=[
+                classes.index(c)
+                for c in self.dataset_meta.get('novel_classes', ())
+            ])
         gts, preds = zip(*results)
         out = OrderedDict()
         per_split = {name: [] for name in ('all', *splits)}
         for iou_thr in self.iou_thrs:
             logger.info(f'\n{"-" * 15}iou_thr: {iou_thr}{"-" * 15}')
             _, per_class = eval_map(
-                preds, gts, scale_ranges=self.scale_ranges, iou_thr=iou_thr,
-                dataset=classes, logger=logger, eval_mode=self.eval_mode,
+                preds,
+                gts,
+                scale_ranges=self.scale_ranges,
+                iou_thr=iou_thr,
+                dataset=classes,
+                logger=logger,
+                eval_mode=self.eval_mode,
                 use_legacy_coordinate=True)
             ap = np.array([r['ap'] for r in per_class], dtype=np.float64)
             has_gt = np.array([r['num_gts'] > 0 for r in per_class])

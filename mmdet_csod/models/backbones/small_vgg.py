@@ -1,7 +1,6 @@
 """A small VGG-style backbone for CPU runs on the generated dataset."""
 from typing import Sequence, Tuple
 
-import torch
 from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule

@@ -1,0 +1,3 @@
+from .pseudo_labels import oicr_pseudo_labels
+
+__all__ = ['oicr_pseudo_labels']
