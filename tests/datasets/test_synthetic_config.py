@@ -62,4 +62,12 @@ def test_val_set_has_novel_boxes(synthetic_root):
     assert set(labels) & novel
     sample = ds[0]['data_samples']
     assert len(sample.proposals.bboxes) > 0
+    # the image is resized, the ground truth stays in original coordinates
+    # (where predictions are rescaled to for evaluation)
+    assert sample.scale_factor != (1.0, 1.0)
+    info = ds.get_data_info(0)
+    np.testing.assert_allclose(
+        sample.gt_instances.bboxes.numpy(),
+        np.array([x['bbox'] for x in info['instances']
+                  if not x['ignore_flag']], np.float32).reshape(-1, 4))
     assert np.isfinite(sample.proposals.bboxes.numpy()).all()

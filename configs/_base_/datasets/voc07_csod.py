@@ -36,10 +36,12 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadProposals', num_max_proposals=None),
-    dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='ProposalBroadcaster',
         transforms=[dict(type='Resize', scale=test_scale, keep_ratio=True)]),
+    # after the resize: ground truth stays in original image coordinates,
+    # where predictions are rescaled to and the metrics compare them
+    dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='PackCSODInputs',
         require_proposals=True,

@@ -1,3 +1,4 @@
+from .corloc_metric import CorLocMetric
 from .split_voc_metric import SplitVOCMetric
 
-__all__ = ['SplitVOCMetric']
+__all__ = ['CorLocMetric', 'SplitVOCMetric']
