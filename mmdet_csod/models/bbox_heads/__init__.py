@@ -1,0 +1,3 @@
+from .mil_bbox_head import MILBBoxHead
+
+__all__ = ['MILBBoxHead']

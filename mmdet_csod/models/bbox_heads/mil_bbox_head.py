@@ -1,0 +1,165 @@
+"""Multiple-instance recognition head: WSDDN streams + OICR refinement."""
+from typing import Dict, List, Sequence
+
+import torch
+from mmdet.registry import MODELS
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from ..utils import oicr_pseudo_labels
+
+REFINE_TARGETS = ('oicr', 'pcl')
+
+
+def softmax_per_image(logits: Tensor, num_per_img: Sequence[int]) -> Tensor:
+    """Softmax over the proposals of each image, column by column.
+
+    Args:
+        logits (Tensor): [N, C], the proposals of all images, image by image.
+        num_per_img (Sequence[int]): proposals per image, summing to N.
+
+    Returns:
+        Tensor: [N, C].
+    """
+    return torch.cat(
+        [chunk.softmax(dim=0) for chunk in logits.split(list(num_per_img))])
+
+
+@MODELS.register_module()
+class MILBBoxHead(BaseModule):
+    """WSDDN (Bilen & Vedaldi 2016) with K online refinement branches.
+
+    - WSDDN: two fc streams on the proposal features, ``x_c`` softmaxed over
+      classes and ``x_d`` over the proposals of the image; proposal scores
+      ``x_R = softmax_c(x_c) * softmax_r(x_d)`` [N, C]; image scores
+      ``phi_c = sum_r x_R`` trained with a binary cross-entropy against the
+      image labels (:class:`MILLoss`).
+    - Refinement (OICR, Tang et al. 2017): K branches with C + 1 outputs
+      (background last), softmaxed over classes. Branch k is supervised by
+      pseudo-labels made from branch k-1's scores (from ``x_R`` for k = 1)
+      by ``oicr_pseudo_labels`` (``refine_targets='oicr'``) or by PCL's
+      proposal clusters (``'pcl'``, Tang et al. 2018).
+    - Proposal scores at inference: the mean of the refinement branches'
+      foreground probabilities (OICR / PCL), or ``x_R`` when K = 0 (WSDDN).
+
+    Args:
+        in_channels (int): Proposal feature size D.
+        num_classes (int): Number of classes C the head learns.
+        num_refine (int): Refinement branches K (0: WSDDN, 3: OICR / PCL;
+            the CSOD paper's lighter head uses fewer).
+        refine_targets (str): 'oicr' or 'pcl'.
+        pseudo_label_cfg (dict): kwargs of ``oicr_pseudo_labels``
+            (``iou_thr``, ``weight_mode``).
+        pcl_cfg (dict): kwargs of ``pcl_targets`` when refine_targets='pcl'.
+        loss_mil (dict): Image-level loss config.
+        loss_refine (dict): Refinement loss config (per-proposal for OICR,
+            per-cluster for PCL).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 4096,
+        num_classes: int = 20,
+        num_refine: int = 3,
+        refine_targets: str = 'oicr',
+        pseudo_label_cfg: dict = dict(iou_thr=0.5, weight_mode='seed_score'),
+        pcl_cfg: dict = dict(),
+        loss_mil: dict = dict(type='MILLoss'),
+        loss_refine: dict = dict(type='WeightedRefineLoss'),
+        init_cfg=dict(type='Normal', std=0.01, layer='Linear', bias=0.)):
+        super().__init__(init_cfg=init_cfg)
+        if refine_targets not in REFINE_TARGETS:
+            raise ValueError(f'refine_targets must be one of '
+                             f'{REFINE_TARGETS}, got {refine_targets!r}')
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.num_refine = num_refine
+        self.refine_targets = refine_targets
+        self.pseudo_label_cfg = dict(pseudo_label_cfg)
+        self.pcl_cfg = dict(pcl_cfg)
+        self.fc_cls = nn.Linear(in_channels, num_classes)
+        self.fc_det = nn.Linear(in_channels, num_classes)
+        self.fc_refine = nn.ModuleList(
+            nn.Linear(in_channels, num_classes + 1) for _ in range(num_refine))
+        self.loss_mil = MODELS.build(loss_mil)
+        self.loss_refine = MODELS.build(loss_refine)
+
+    def forward(self, feats: Tensor,
+                num_per_img: Sequence[int]) -> Dict[str, object]:
+        """Scores of every proposal.
+
+        Args:
+            feats (Tensor): [N, D] features of the proposals of all images.
+            num_per_img (Sequence[int]): proposals per image.
+
+        Returns:
+            dict: ``mil_scores`` [N, C] (WSDDN's ``x_R``) and
+            ``refine_probs``, a list of K tensors [N, C + 1].
+        """
+        cls_prob = self.fc_cls(feats).softmax(dim=1)
+        det_prob = softmax_per_image(self.fc_det(feats), num_per_img)
+        return dict(
+            mil_scores=cls_prob * det_prob,
+            refine_probs=[fc(feats).softmax(dim=1) for fc in self.fc_refine])
+
+    def proposal_scores(self, outs: Dict[str, object]) -> Tensor:
+        """[N, C] class scores of each proposal used for detection."""
+        if self.num_refine == 0:
+            return outs['mil_scores']
+        return torch.stack([p[:, :-1] for p in outs['refine_probs']]).mean(0)
+
+    def image_scores(self, mil_scores: Tensor,
+                     num_per_img: Sequence[int]) -> Tensor:
+        """[B, C] image scores ``phi``: proposal scores summed per image."""
+        return torch.stack(
+            [s.sum(0) for s in mil_scores.split(list(num_per_img))])
+
+    def loss(self, outs: Dict[str, object], proposals: List[Tensor],
+             image_labels: Tensor) -> Dict[str, Tensor]:
+        """The image-level loss and one loss per refinement branch.
+
+        Args:
+            outs (dict): :meth:`forward`'s output.
+            proposals (list[Tensor]): per image [R_i, 4] boxes of the rows.
+            image_labels (Tensor): [B, C] multi-hot labels of the classes
+                this head learns.
+
+        Returns:
+            dict: ``loss_mil`` and ``loss_refine{k}`` for k < K.
+        """
+        num_per_img = [len(p) for p in proposals]
+        num_imgs = len(proposals)
+        losses = dict(
+            loss_mil=self.loss_mil(
+                self.image_scores(outs['mil_scores'], num_per_img),
+                image_labels))
+        img_inds = torch.cat([
+            torch.full((n, ), i, dtype=torch.long, device=image_labels.device)
+            for i, n in enumerate(num_per_img)
+        ])
+        prev = outs['mil_scores']
+        for k, probs in enumerate(outs['refine_probs']):
+            targets = self.refine_targets_of(prev, proposals, image_labels)
+            losses[f'loss_refine{k}'] = self.loss_refine(
+                probs, *targets, img_inds=img_inds, num_imgs=num_imgs)
+            prev = probs[:, :-1]
+        return losses
+
+    def refine_targets_of(self, scores: Tensor, proposals: List[Tensor],
+                          image_labels: Tensor) -> tuple:
+        """Targets of a refinement branch from the previous scores [N, C].
+
+        Returns:
+            tuple: for 'oicr', ``(labels [N], weights [N])``; for 'pcl',
+            what :func:`pcl_targets` returns for the batch.
+        """
+        chunks = scores.detach().split([len(p) for p in proposals])
+        if self.refine_targets == 'oicr':
+            per_img = [
+                oicr_pseudo_labels(p, s, y, **self.pseudo_label_cfg)
+                for p, s, y in zip(proposals, chunks, image_labels)
+            ]
+            return (torch.cat([t[0] for t in per_img]),
+                    torch.cat([t[1] for t in per_img]))
+        from ..utils.pcl_clusters import pcl_targets
+        return pcl_targets(proposals, chunks, image_labels, **self.pcl_cfg)

@@ -1,0 +1,3 @@
+from .weak_rcnn import WeakRCNN
+
+__all__ = ['WeakRCNN']

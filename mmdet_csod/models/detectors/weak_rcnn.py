@@ -1,0 +1,47 @@
+"""Weakly supervised two-stage detector on precomputed proposals."""
+from mmdet.models.detectors import TwoStageDetector
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.utils import InstanceList
+from torch import Tensor
+
+
+@MODELS.register_module()
+class WeakRCNN(TwoStageDetector):
+    """Backbone, then a :class:`MILRoIHead` on precomputed proposals.
+
+    Trained from image-level labels alone (WSDDN, OICR, PCL): no RPN, no box
+    supervision. ``loss`` / ``predict`` / ``_forward`` are
+    :class:`TwoStageDetector`'s, which pass the samples' ``proposals`` to the
+    RoI head. :meth:`predict_proposal_scores` exposes the scores of every
+    proposal before NMS, for test-time augmentation that averages scores.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 roi_head: dict,
+                 train_cfg: dict = None,
+                 test_cfg: dict = None,
+                 neck: dict = None,
+                 data_preprocessor: dict = None,
+                 init_cfg=None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            rpn_head=None,
+            roi_head=roi_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            init_cfg=init_cfg,
+            data_preprocessor=data_preprocessor)
+
+    def predict_proposal_scores(self,
+                                batch_inputs: Tensor,
+                                batch_data_samples: SampleList,
+                                rescale: bool = True) -> InstanceList:
+        """Per image: every proposal (``bboxes`` [R, 4], original image
+        coordinates when ``rescale``) and its ``scores`` [R, C]."""
+        x = self.extract_feat(batch_inputs)
+        return self.roi_head.predict_proposal_scores(
+            x, [s.proposals for s in batch_data_samples], batch_data_samples,
+            rescale)

@@ -1,0 +1,3 @@
+from .mil_losses import MILLoss, WeightedRefineLoss
+
+__all__ = ['MILLoss', 'WeightedRefineLoss']

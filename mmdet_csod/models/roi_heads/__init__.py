@@ -1,0 +1,3 @@
+from .mil_roi_head import MILRoIHead
+
+__all__ = ['MILRoIHead']

@@ -1,0 +1,173 @@
+"""RoI head of weakly supervised (multiple-instance) detectors."""
+from typing import Optional, Tuple
+
+import torch
+from mmdet.models.layers import multiclass_nms
+from mmdet.models.roi_heads import BaseRoIHead
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import bbox2roi, get_box_tensor, scale_boxes
+from mmdet.utils import InstanceList
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+
+@MODELS.register_module()
+class MILRoIHead(BaseRoIHead):
+    """Proposal features, then a multiple-instance bbox head.
+
+    Every proposal of the image is scored (there is no sampling: the image
+    labels supervise all of them). Features: RoI pooling of the backbone
+    map (``bbox_roi_extractor``), flattened, then ``num_shared_fcs`` fc
+    layers with ReLU and dropout (VGG16's fc6 and fc7 in the WSOD
+    literature) — the "two shared fc layers" that a cross-supervised
+    detector also feeds its detection head with.
+
+    Args:
+        bbox_roi_extractor (dict): RoI extractor config.
+        bbox_head (dict): A :class:`MILBBoxHead` config; its ``in_channels``
+            must equal ``fc_out_channels``.
+        num_shared_fcs (int): Shared fc layers. Defaults to 2.
+        fc_out_channels (int): Their width D. Defaults to 4096.
+        dropout_ratio (float): Dropout after each fc in training.
+        train_cfg (dict, optional): Unused (no assignment or sampling).
+        test_cfg (dict, optional): ``score_thr``, ``nms``, ``max_per_img``.
+    """
+
+    def __init__(self,
+                 bbox_roi_extractor: dict,
+                 bbox_head: dict,
+                 num_shared_fcs: int = 2,
+                 fc_out_channels: int = 4096,
+                 dropout_ratio: float = 0.5,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg=None) -> None:
+        self.num_shared_fcs = num_shared_fcs
+        self.fc_out_channels = fc_out_channels
+        self.dropout_ratio = dropout_ratio
+        super().__init__(
+            bbox_roi_extractor=bbox_roi_extractor,
+            bbox_head=bbox_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            init_cfg=init_cfg)
+
+    def init_assigner_sampler(self) -> None:
+        """No assigner or sampler: image labels supervise every proposal."""
+
+    def init_mask_head(self, mask_roi_extractor, mask_head) -> None:
+        raise NotImplementedError('MILRoIHead has no mask branch')
+
+    def init_bbox_head(self, bbox_roi_extractor: dict,
+                       bbox_head: dict) -> None:
+        self.bbox_roi_extractor = MODELS.build(bbox_roi_extractor)
+        out_size = self.bbox_roi_extractor.roi_layers[0].output_size
+        out_size = out_size if isinstance(out_size,
+                                          tuple) else (out_size, ) * 2
+        in_dim = self.bbox_roi_extractor.out_channels * out_size[0] * \
+            out_size[1]
+        self.shared_fcs = nn.ModuleList()
+        for i in range(self.num_shared_fcs):
+            self.shared_fcs.append(
+                nn.Linear(in_dim if i == 0 else self.fc_out_channels,
+                          self.fc_out_channels))
+        self.dropout = nn.Dropout(self.dropout_ratio)
+        self.bbox_head = MODELS.build(bbox_head)
+        feat_dim = self.fc_out_channels if self.num_shared_fcs else in_dim
+        if self.bbox_head.in_channels != feat_dim:
+            raise ValueError(f'bbox_head.in_channels is '
+                             f'{self.bbox_head.in_channels}, but the proposal '
+                             f'features have {feat_dim} channels')
+
+    def extract_roi_features(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
+        """[N, 5] rois (batch index, x1, y1, x2, y2) -> [N, D] features."""
+        feats = self.bbox_roi_extractor(x[:self.bbox_roi_extractor.num_inputs],
+                                        rois).flatten(1)
+        for fc in self.shared_fcs:
+            feats = self.dropout(fc(feats).relu())
+        return feats
+
+    def _forward_proposals(self, x: Tuple[Tensor],
+                           rpn_results_list: InstanceList) -> tuple:
+        proposals = [get_box_tensor(r.bboxes) for r in rpn_results_list]
+        rois = bbox2roi(proposals)
+        feats = self.extract_roi_features(x, rois)
+        outs = self.bbox_head(feats, [len(p) for p in proposals])
+        return proposals, feats, outs
+
+    def forward(self,
+                x: Tuple[Tensor],
+                rpn_results_list: InstanceList,
+                batch_data_samples: SampleList = None) -> tuple:
+        """Tensor mode: ``(proposal scores [N, C], )``."""
+        _, _, outs = self._forward_proposals(x, rpn_results_list)
+        return (self.bbox_head.proposal_scores(outs), )
+
+    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
+             batch_data_samples: SampleList) -> dict:
+        """Losses from the image labels (``data_samples.image_labels``)."""
+        proposals, _, outs = self._forward_proposals(x, rpn_results_list)
+        image_labels = image_labels_of(batch_data_samples)
+        return self.bbox_head.loss(outs, proposals, image_labels)
+
+    def predict_proposal_scores(self,
+                                x: Tuple[Tensor],
+                                rpn_results_list: InstanceList,
+                                batch_data_samples: SampleList,
+                                rescale: bool = True) -> InstanceList:
+        """Every proposal with its class scores, before NMS.
+
+        Returns:
+            list[InstanceData]: per image ``bboxes`` [R, 4] (in the original
+            image when ``rescale``) and ``scores`` [R, C].
+        """
+        proposals, _, outs = self._forward_proposals(x, rpn_results_list)
+        scores = self.bbox_head.proposal_scores(outs).split(
+            [len(p) for p in proposals])
+        results = []
+        for boxes, s, sample in zip(proposals, scores, batch_data_samples):
+            if rescale and 'scale_factor' in sample.metainfo:
+                boxes = scale_boxes(
+                    boxes, [1 / f for f in sample.metainfo['scale_factor']])
+            results.append(InstanceData(bboxes=boxes, scores=s))
+        return results
+
+    def predict(self,
+                x: Tuple[Tensor],
+                rpn_results_list: InstanceList,
+                batch_data_samples: SampleList,
+                rescale: bool = False) -> InstanceList:
+        """Per-class NMS over the proposal scores.
+
+        Returns:
+            list[InstanceData]: per image ``bboxes`` [K, 4], ``scores`` [K],
+            ``labels`` [K].
+        """
+        raw = self.predict_proposal_scores(x, rpn_results_list,
+                                           batch_data_samples, rescale)
+        return [nms_instances(r, self.test_cfg) for r in raw]
+
+
+def image_labels_of(batch_data_samples: SampleList) -> Tensor:
+    """[B, C] image labels of a batch; an error names a sample without."""
+    labels = []
+    for sample in batch_data_samples:
+        if 'image_labels' not in sample:
+            raise KeyError(
+                f'{sample.metainfo.get("img_path", "a sample")} has no '
+                'image_labels: pack samples with PackCSODInputs from a '
+                'CSODCocoDataset')
+        labels.append(sample.image_labels)
+    return torch.stack(labels).float()
+
+
+def nms_instances(raw: InstanceData, test_cfg) -> InstanceData:
+    """Per-class NMS of ``raw.bboxes`` [R, 4] / [R, C * 4] and ``scores``
+    [R, C] into ``bboxes`` [K, 4], ``scores`` [K], ``labels`` [K]."""
+    scores = torch.cat(
+        [raw.scores, raw.scores.new_zeros(len(raw.scores), 1)],
+        dim=1)  # multiclass_nms expects a background column
+    dets, labels = multiclass_nms(raw.bboxes, scores, test_cfg.score_thr,
+                                  test_cfg.nms, test_cfg.max_per_img)
+    return InstanceData(bboxes=dets[:, :4], scores=dets[:, 4], labels=labels)
