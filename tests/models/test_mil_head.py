@@ -66,8 +66,8 @@ def test_refinement_loss_uses_previous_branch_pseudo_labels():
     losses = head.loss(outs, [props], labels)
     assert set(losses) == {'loss_mil', 'loss_refine0', 'loss_refine1'}
     from mmdet_csod.models.utils import oicr_pseudo_labels
-    for k, prev in enumerate(
-        [outs['mil_scores'], outs['refine_probs'][0][:, :-1]]):
+    previous = [outs['mil_scores'], outs['refine_probs'][0][:, :-1]]
+    for k, prev in enumerate(previous):
         y, w = oicr_pseudo_labels(props, prev, labels[0])
         p = outs['refine_probs'][k][torch.arange(5), y]
         expect = -(w * p.log()).sum() / 5

@@ -66,7 +66,8 @@ class MILBBoxHead(BaseModule):
         pcl_cfg: dict = dict(),
         loss_mil: dict = dict(type='MILLoss'),
         loss_refine: dict = dict(type='WeightedRefineLoss'),
-        init_cfg=dict(type='Normal', std=0.01, layer='Linear', bias=0.)):
+        init_cfg=dict(type='Normal', std=0.01, layer='Linear', bias=0.)
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if refine_targets not in REFINE_TARGETS:
             raise ValueError(f'refine_targets must be one of '
