@@ -100,7 +100,8 @@ def main(argv=None):
     print(f'checkpoint  {ckpt}')
     print(f'time        data {t_data - t0:.0f} s, train {t_train - t_data:.0f}'
           f' s, test {time.time() - t_train:.0f} s')
-    for key in ('mAP', 'base_mAP', 'novel_mAP'):
+    for key in ('mAP', 'base_mAP', 'novel_mAP', 'corloc', 'corloc_base',
+                'corloc_novel'):
         if key in metrics:
             print(f'{key:<11} {100 * metrics[key]:.1f}')
     per_class = {

@@ -31,7 +31,8 @@ def test_voc_split_first_ten_base(name):
     assert meta['novel_classes'] == VOC_CLASSES[10:]
     assert cfg.train_dataloader.dataset.supervision == 'cross'
     assert cfg.val_dataloader.dataset.test_mode
-    assert cfg.val_evaluator.eval_mode == '11points'
+    assert cfg.val_evaluator[0].eval_mode == '11points'
+    assert cfg.val_evaluator[1].type == 'CorLocMetric'
 
 
 @pytest.mark.parametrize('name,base,novel', [

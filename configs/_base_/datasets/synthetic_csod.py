@@ -83,9 +83,18 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-# AP at IoU 0.5 (the paper's measure), area under the PR curve.
-val_evaluator = dict(
-    type='SplitVOCMetric', metric='mAP', eval_mode='area', iou_thrs=[0.5])
+# AP at IoU 0.5 (the paper's measure), area under the PR curve, for all,
+# base and novel classes; and CorLoc. CorLoc is a training-set measure in the
+# WSOD literature: test on the training images with
+#   --cfg-options test_dataloader.dataset.ann_file=annotations/train.json \
+#   test_dataloader.dataset.data_prefix.img=train/ \
+#   test_dataloader.dataset.proposal_file=proposals/ss_train.npz
+val_evaluator = [
+    dict(
+        type='SplitVOCMetric', metric='mAP', eval_mode='area',
+        iou_thrs=[0.5]),
+    dict(type='CorLocMetric', iou_thr=0.5)
+]
 test_evaluator = val_evaluator
 
 # Test-time augmentation (tools/test.py --tta) with the WSOD convention

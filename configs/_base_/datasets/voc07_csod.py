@@ -86,9 +86,18 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-# VOC07: 11-point AP at IoU 0.5; difficult objects are ignored instances.
-val_evaluator = dict(
-    type='SplitVOCMetric', metric='mAP', eval_mode='11points', iou_thrs=[0.5])
+# VOC07: 11-point AP at IoU 0.5 (all, base, novel); difficult objects are
+# ignored instances. CorLoc is reported on trainval in the WSOD literature:
+# test with test_dataloader.dataset.ann_file=annotations/voc07_trainval.json
+# and proposal_file=proposals/ss_voc07_trainval.npz.
+val_evaluator = [
+    dict(
+        type='SplitVOCMetric',
+        metric='mAP',
+        eval_mode='11points',
+        iou_thrs=[0.5]),
+    dict(type='CorLocMetric', iou_thr=0.5)
+]
 test_evaluator = val_evaluator
 
 # Test-time augmentation (tools/test.py --tta) with the WSOD convention

@@ -1,0 +1,3 @@
+from .score_avg_tta import ScoreAveragingTTAModel
+
+__all__ = ['ScoreAveragingTTAModel']
