@@ -1,3 +1,4 @@
 from .mil_losses import MILLoss, WeightedRefineLoss
+from .pcl_loss import PCLLoss
 
-__all__ = ['MILLoss', 'WeightedRefineLoss']
+__all__ = ['MILLoss', 'WeightedRefineLoss', 'PCLLoss']

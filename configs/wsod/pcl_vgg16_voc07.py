@@ -1,0 +1,16 @@
+# PCL (Tang et al., TPAMI 2018) on VGG16 / VOC07: OICR's architecture with
+# proposal-cluster targets and the cluster-level loss in the refinement
+# branches. Same schedule as OICR.
+_base_ = './oicr_vgg16_voc07.py'
+model = dict(
+    roi_head=dict(
+        bbox_head=dict(
+            refine_targets='pcl',
+            pcl_cfg=dict(
+                graph_iou_thr=0.4,
+                max_centers=5,
+                min_remaining=5,
+                top_k_means=3,
+                fg_iou_thr=0.5,
+                bg_iou_thr=0.1),
+            loss_refine=dict(type='PCLLoss'))))
