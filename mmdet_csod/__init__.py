@@ -9,7 +9,7 @@ from .utils.checkpoint import install_safe_checkpoint_support
 
 install_safe_checkpoint_support()
 
-from . import datasets, evaluation, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__', 'datasets', 'models']

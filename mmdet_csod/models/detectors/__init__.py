@@ -1,3 +1,4 @@
+from .drn import DRN
 from .weak_rcnn import WeakRCNN
 
-__all__ = ['WeakRCNN']
+__all__ = ['DRN', 'WeakRCNN']

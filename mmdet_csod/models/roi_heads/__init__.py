@@ -1,3 +1,4 @@
 from .mil_roi_head import MILRoIHead
+from .shared_feature_roi_head import SharedFeatureRoIHead
 
-__all__ = ['MILRoIHead']
+__all__ = ['MILRoIHead', 'SharedFeatureRoIHead']

@@ -1,0 +1,3 @@
+from .pseudo_gt_switch_hook import PseudoGTSwitchHook
+
+__all__ = ['PseudoGTSwitchHook']

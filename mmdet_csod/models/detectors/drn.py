@@ -1,0 +1,400 @@
+"""The Detection-Recognition Network (cross-supervised detection)."""
+import copy
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmdet.models.detectors import TwoStageDetector
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import (BaseBoxes, bbox2roi, get_box_tensor,
+                                   scale_boxes)
+from mmdet.utils import InstanceList
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from ..roi_heads.mil_roi_head import image_labels_of, nms_instances
+
+PSEUDO_GT_SOURCES = ('none', 'rec', 'scm')
+REC_CLASSES = ('all', 'novel')
+NOVEL_FROM = ('det', 'rec')
+
+
+@MODELS.register_module()
+class DRN(TwoStageDetector):
+    """Detection-Recognition Network: recognition head -> SCM -> detection.
+
+    One backbone; RoI features of the proposals (RoI pooling + two fc
+    layers, owned by the recognition head) feed
+
+    1. ``rec_head``, a :class:`MILRoIHead` (WSDDN / OICR / PCL) trained from
+       image-level labels of ``rec_classes`` ('novel' or 'all');
+    2. ``scm``, the spatial correlation module: trained on base classes
+       (heatmaps of the recognition head's confident boxes -> base ground
+       truth), applied to novel classes to refine their pseudo boxes;
+    3. ``roi_head``, a Faster R-CNN style detection head over all classes
+       (``SharedFeatureRoIHead``), trained on base ground truth plus, for
+       every novel class in the image, one pseudo box: the recognition
+       head's top-scoring proposal (``pseudo_gt='rec'``) or the SCM's box
+       (``'scm'``); ``'none'`` gives it no novel supervision.
+
+    Losses are prefixed ``rec_``, ``scm_``, ``det_`` (and ``rpn_``) and
+    weighted by ``loss_weights`` (the paper: rec 1, det 10, scm 10).
+    ``pseudo_gt_enabled`` (switched by ``PseudoGTSwitchHook``) holds back the
+    recognition -> detection supervision during the first epochs.
+
+    Why the SCM needs ``rec_classes='all'``: the SCM learns the mapping from
+    recognition boxes to object boxes on base classes, whose ground truth is
+    known, so the recognition head must score base classes too. With
+    ``rec_classes='novel'`` (Two Head, Ours w/o SCM) no SCM can be trained.
+
+    At inference only the detection head runs (``novel_from='det'``), at the
+    cost of a Fast R-CNN with the same backbone; the baselines whose
+    detection head never sees a novel box take novel detections from the
+    recognition head (``novel_from='rec'``) through the same predict path.
+    No novel ground-truth box is ever read: a training sample whose
+    ``gt_instances`` or ``ignored_instances`` holds a novel label is an
+    error.
+
+    Args:
+        backbone, neck, rpn_head, data_preprocessor, init_cfg: as in
+            :class:`TwoStageDetector`.
+        rec_head (dict): A :class:`MILRoIHead` config; its bbox_head's
+            ``num_classes`` must equal the number of ``rec_classes``.
+        roi_head (dict): A :class:`SharedFeatureRoIHead` config over all
+            classes.
+        class_split (dict): ``classes``, ``base_classes``, ``novel_classes``
+            (the dataset's metainfo).
+        scm (dict, optional): A ``SpatialCorrelationModule`` config.
+        rec_classes (str): 'all' or 'novel'.
+        share_roi_features (bool): The detection head uses the recognition
+            head's fc features (False: its own, "Two Branch").
+        pseudo_gt (str): 'none', 'rec' or 'scm'.
+        novel_from (str): 'det' or 'rec' at inference.
+        loss_weights (dict): ``rec``, ``det``, ``scm``, ``rpn``.
+        pseudo_gt_enabled (bool): Initial state of the warm-up switch.
+        train_cfg (dict): ``rpn``, ``rpn_proposal``, ``rcnn`` as in mmdet.
+        test_cfg (dict): ``rpn``, ``rcnn`` (detection head) and ``rec``
+            (recognition head NMS, used when ``novel_from='rec'``).
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 rec_head: dict,
+                 roi_head: dict,
+                 class_split: dict,
+                 scm: Optional[dict] = None,
+                 rpn_head: Optional[dict] = None,
+                 neck: Optional[dict] = None,
+                 rec_classes: str = 'all',
+                 share_roi_features: bool = True,
+                 pseudo_gt: str = 'scm',
+                 novel_from: str = 'det',
+                 loss_weights: dict = dict(rec=1.0, det=10.0, scm=10.0),
+                 pseudo_gt_enabled: bool = True,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg=None) -> None:
+        for name, value, allowed in [('rec_classes', rec_classes, REC_CLASSES),
+                                     ('pseudo_gt', pseudo_gt,
+                                      PSEUDO_GT_SOURCES),
+                                     ('novel_from', novel_from, NOVEL_FROM)]:
+            if value not in allowed:
+                raise ValueError(f'{name} must be one of {allowed}, got '
+                                 f'{value!r}')
+        if pseudo_gt == 'scm' and scm is None:
+            raise ValueError("pseudo_gt='scm' needs an scm config")
+        if scm is not None and rec_classes != 'all':
+            raise ValueError(
+                "the SCM learns on base classes from the recognition head's "
+                "base-class boxes: it needs rec_classes='all'")
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            rpn_head=rpn_head,
+            roi_head=roi_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        classes = list(class_split['classes'])
+        self.num_classes = len(classes)
+        self.base_labels = [classes.index(c)
+                            for c in class_split['base_classes']]
+        self.novel_labels = [classes.index(c)
+                             for c in class_split['novel_classes']]
+        self.rec_classes = rec_classes
+        # rec column -> global label
+        self.rec_label_map = (list(range(self.num_classes))
+                              if rec_classes == 'all' else self.novel_labels)
+        rec_head = copy.deepcopy(rec_head)
+        rec_head.update(test_cfg=(test_cfg or {}).get('rec'))
+        self.rec_head = MODELS.build(rec_head)
+        if self.rec_head.bbox_head.num_classes != len(self.rec_label_map):
+            raise ValueError(
+                f'rec_head has {self.rec_head.bbox_head.num_classes} classes '
+                f'but rec_classes={rec_classes!r} means '
+                f'{len(self.rec_label_map)}')
+        if self.roi_head.bbox_head.num_classes != self.num_classes:
+            raise ValueError(
+                f'roi_head has {self.roi_head.bbox_head.num_classes} classes, '
+                f'class_split {self.num_classes}')
+        self.scm = MODELS.build(scm) if scm is not None else None
+        self.share_roi_features = share_roi_features
+        if share_roi_features:
+            self.roi_head.share_features(self.rec_head.extract_roi_features)
+        self.pseudo_gt = pseudo_gt
+        self.novel_from = novel_from
+        self.loss_weights = dict(rec=1.0, det=10.0, scm=10.0, rpn=1.0)
+        self.loss_weights.update(loss_weights)
+        self.pseudo_gt_enabled = pseudo_gt_enabled
+
+    # ------------------------------------------------------------ training
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """rec_*, scm_*, det_* (and rpn_*) losses of a batch."""
+        self._check_no_novel_boxes(batch_data_samples)
+        x = self.extract_feat(batch_inputs)
+        losses = {}
+        rpn_results_list = self._proposals_for_training(
+            x, batch_data_samples, losses)
+        w = self.loss_weights
+
+        need_rec = w['rec'] > 0 or self.scm is not None or (
+            self.pseudo_gt != 'none' and self.pseudo_gt_enabled)
+        if need_rec:
+            proposals, _, outs = self.rec_head._forward_proposals(
+                x, rpn_results_list)
+            image_labels = image_labels_of(batch_data_samples)
+            rec_losses = self.rec_head.bbox_head.loss(
+                outs, proposals, image_labels[:, self.rec_label_map])
+            losses.update(_weighted('rec_', rec_losses, w['rec']))
+            rec_scores = [
+                s.detach() for s in self.rec_head.bbox_head.proposal_scores(
+                    outs).split([len(p) for p in proposals])
+            ]
+            proposals = [p.detach() for p in proposals]
+            img_shapes = [s.metainfo['img_shape'] for s in batch_data_samples]
+            if self.scm is not None:
+                queries, targets = self._base_queries(batch_data_samples)
+                scm_losses = self.scm.loss(proposals, rec_scores, queries,
+                                           targets, img_shapes)
+                losses.update(_weighted('scm_', scm_losses, w['scm']))
+
+        det_samples = batch_data_samples
+        if self.pseudo_gt != 'none' and self.pseudo_gt_enabled:
+            pseudo = self.pseudo_boxes(proposals, rec_scores, image_labels,
+                                       img_shapes)
+            det_samples = _with_pseudo_gt(batch_data_samples, pseudo)
+        if w['det'] > 0:
+            det_losses = self.roi_head.loss(
+                x, [InstanceData(bboxes=r.bboxes) for r in rpn_results_list],
+                det_samples)
+            losses.update(_weighted('det_', det_losses, w['det']))
+        return losses
+
+    def _proposals_for_training(self, x, batch_data_samples,
+                                losses) -> InstanceList:
+        if not self.with_rpn:
+            for s in batch_data_samples:
+                if s.get('proposals') is None:
+                    raise KeyError(
+                        f'{s.metainfo.get("img_path")}: no proposals and no '
+                        'rpn_head')
+            return [s.proposals for s in batch_data_samples]
+        proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
+        rpn_samples = copy.deepcopy(batch_data_samples)
+        for s in rpn_samples:
+            s.gt_instances.labels = torch.zeros_like(s.gt_instances.labels)
+        rpn_losses, results = self.rpn_head.loss_and_predict(
+            x, rpn_samples, proposal_cfg=proposal_cfg)
+        for key, value in rpn_losses.items():
+            name = 'rpn_' + key.replace('loss_rpn_', 'loss_')
+            losses[name] = value * self.loss_weights['rpn'] \
+                if 'loss' in key else value
+        return results
+
+    def _check_no_novel_boxes(self, batch_data_samples: SampleList) -> None:
+        novel = torch.tensor(self.novel_labels, dtype=torch.long)
+        for s in batch_data_samples:
+            for field in ('gt_instances', 'ignored_instances'):
+                inst = s.get(field)
+                if inst is None or 'labels' not in inst:
+                    continue
+                labels = inst.labels.cpu()
+                if torch.isin(labels, novel).any():
+                    raise ValueError(
+                        f'{s.metainfo.get("img_path")}: {field} holds a '
+                        'novel-class box; cross-supervised training reads '
+                        "novel classes as image labels only (dataset "
+                        "supervision='cross')")
+
+    def _base_queries(self, batch_data_samples: SampleList) -> tuple:
+        """SCM training queries: every base class with boxes in an image.
+
+        Returns:
+            tuple: queries [Q, 2] (image index, rec column) and the list of
+            the Q ground-truth box sets [K_q, 4].
+        """
+        rec_col = {g: i for i, g in enumerate(self.rec_label_map)}
+        queries, targets = [], []
+        for i, s in enumerate(batch_data_samples):
+            boxes = get_box_tensor(s.gt_instances.bboxes)
+            labels = s.gt_instances.labels
+            for label in labels.unique().tolist():
+                queries.append((i, rec_col[label]))
+                targets.append(boxes[labels == label])
+        device = self.data_preprocessor.device
+        return torch.tensor(queries, dtype=torch.long,
+                            device=device).reshape(-1, 2), targets
+
+    def pseudo_boxes(self, proposals: List[Tensor], rec_scores: List[Tensor],
+                     image_labels: Tensor,
+                     img_shapes: Sequence) -> List[InstanceData]:
+        """One pseudo box for each novel class present in each image.
+
+        Args:
+            proposals (list[Tensor]): per image [R_i, 4].
+            rec_scores (list[Tensor]): per image [R_i, C_rec], detached.
+            image_labels (Tensor): [B, C] over all classes.
+            img_shapes (Sequence): per image (h, w).
+
+        Returns:
+            list[InstanceData]: per image ``bboxes`` [K_i, 4] and global
+            ``labels`` [K_i].
+        """
+        rec_col = {g: i for i, g in enumerate(self.rec_label_map)}
+        queries = [(i, rec_col[g]) for i in range(len(proposals))
+                   for g in self.novel_labels if image_labels[i, g] > 0]
+        device = image_labels.device
+        q = torch.tensor(queries, dtype=torch.long,
+                         device=device).reshape(-1, 2)
+        if self.pseudo_gt == 'scm':
+            boxes = self.scm.predict(proposals, rec_scores, q,
+                                     img_shapes).bboxes
+        else:
+            boxes = torch.stack([
+                proposals[i][rec_scores[i][:, c].argmax()]
+                for i, c in queries
+            ]) if queries else image_labels.new_zeros((0, 4))
+        labels = torch.tensor([self.rec_label_map[c] for _, c in queries],
+                              dtype=torch.long, device=device)
+        out = []
+        for i in range(len(proposals)):
+            sel = q[:, 0] == i
+            out.append(InstanceData(bboxes=boxes[sel].detach(),
+                                    labels=labels[sel]))
+        return out
+
+    # ----------------------------------------------------------- inference
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """Detection head predictions over all classes (novel from the
+        recognition head when ``novel_from='rec'``)."""
+        x = self.extract_feat(batch_inputs)
+        rpn_results_list = self._proposals_for_test(x, batch_data_samples)
+        results = self.roi_head.predict(
+            x, rpn_results_list, batch_data_samples, rescale=rescale)
+        if self.novel_from == 'rec':
+            rec = self.rec_head.predict(x, rpn_results_list,
+                                        batch_data_samples, rescale=rescale)
+            results = [self._merge_novel(d, r) for d, r in zip(results, rec)]
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+    def _proposals_for_test(self, x, batch_data_samples) -> InstanceList:
+        if batch_data_samples[0].get('proposals', None) is not None:
+            return [s.proposals for s in batch_data_samples]
+        return self.rpn_head.predict(x, batch_data_samples, rescale=False)
+
+    def _merge_novel(self, det: InstanceData,
+                     rec: InstanceData) -> InstanceData:
+        """Base detections of the detection head + novel ones of the
+        recognition head (rec labels mapped to global labels)."""
+        novel = torch.tensor(self.novel_labels, device=det.labels.device)
+        rec_map = torch.tensor(self.rec_label_map, device=det.labels.device)
+        rec = rec.clone()
+        rec.labels = rec_map[rec.labels]
+        keep_det = ~torch.isin(det.labels, novel)
+        keep_rec = torch.isin(rec.labels, novel)
+        return InstanceData.cat([det[keep_det], rec[keep_rec]])
+
+    def predict_proposal_scores(self, batch_inputs: Tensor,
+                                batch_data_samples: SampleList,
+                                rescale: bool = True) -> InstanceList:
+        """Per image, before NMS: ``bboxes`` [R, C * 4] (regressed by the
+        detection head; the proposal itself for classes taken from the
+        recognition head) and ``scores`` [R, C] (for test-time
+        augmentation that averages scores)."""
+        x = self.extract_feat(batch_inputs)
+        rpn_results_list = self._proposals_for_test(x, batch_data_samples)
+        proposals = [get_box_tensor(r.bboxes) for r in rpn_results_list]
+        rois = bbox2roi(proposals)
+        res = self.roi_head._bbox_forward(x, rois)
+        head = self.roi_head.bbox_head
+        counts = [len(p) for p in proposals]
+        cls_scores = res['cls_score'].split(counts)
+        bbox_preds = res['bbox_pred'].split(counts)
+        rec_scores = None
+        if self.novel_from == 'rec':
+            rec_scores = [
+                r.scores for r in self.rec_head.predict_proposal_scores(
+                    x, rpn_results_list, batch_data_samples, rescale=False)
+            ]
+        out = []
+        for i, (p, cs, bp) in enumerate(zip(proposals, cls_scores,
+                                            bbox_preds)):
+            scores = cs.softmax(-1)[:, :-1]
+            boxes = head.bbox_coder.decode(
+                p[:, None, :].expand(-1, self.num_classes, -1).reshape(-1, 4),
+                bp.reshape(-1, 4) if not head.reg_class_agnostic else
+                bp.repeat_interleave(self.num_classes, 0),
+                max_shape=batch_data_samples[i].metainfo['img_shape']
+            ).reshape(len(p), -1)
+            if rec_scores is not None:
+                scores = scores.clone()
+                boxes = boxes.clone().reshape(len(p), self.num_classes, 4)
+                for col, g in enumerate(self.rec_label_map):
+                    if g in self.novel_labels:
+                        scores[:, g] = rec_scores[i][:, col]
+                        boxes[:, g] = p
+                boxes = boxes.reshape(len(p), -1)
+            if rescale:
+                sf = batch_data_samples[i].metainfo['scale_factor']
+                boxes = scale_boxes(boxes.reshape(-1, 4),
+                                    [1 / f for f in sf]).reshape(len(p), -1)
+            out.append(InstanceData(bboxes=boxes, scores=scores))
+        return out
+
+
+def _weighted(prefix: str, losses: dict, weight: float) -> dict:
+    """Prefix every key; scale the values of keys that are losses."""
+    out = {}
+    for key, value in losses.items():
+        if 'loss' in key:
+            value = [v * weight for v in value] if isinstance(
+                value, list) else value * weight
+        out[prefix + key] = value
+    return out
+
+
+def _with_pseudo_gt(batch_data_samples: SampleList,
+                    pseudo: List[InstanceData]) -> SampleList:
+    """Copies of the samples whose gt_instances also hold the pseudo boxes.
+
+    Pseudo boxes supervise the detection head exactly as ground truth does.
+    """
+    out = []
+    for s, p in zip(batch_data_samples, pseudo):
+        s = s.clone()
+        gt = s.gt_instances
+        boxes = torch.cat([get_box_tensor(gt.bboxes),
+                           p.bboxes.to(get_box_tensor(gt.bboxes))])
+        if isinstance(gt.bboxes, BaseBoxes):
+            boxes = type(gt.bboxes)(boxes)
+        s.gt_instances = InstanceData(
+            bboxes=boxes,
+            labels=torch.cat([gt.labels, p.labels.to(gt.labels)]))
+        out.append(s)
+    return out

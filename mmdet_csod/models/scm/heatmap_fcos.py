@@ -1,0 +1,221 @@
+"""A tiny class-agnostic FCOS that detects objects on SCM heatmaps."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+from mmdet.utils import InstanceList
+from mmengine.config import ConfigDict
+from mmengine.model import BaseModule
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+INF = 1e8
+FCOS_LOSS_KEYS = ('loss_cls', 'loss_bbox', 'loss_centerness')
+
+
+def zero_losses(module: nn.Module, keys) -> Dict[str, Tensor]:
+    """Zero losses that still depend on every parameter of ``module``.
+
+    For batches with nothing to learn from, so that DDP sees a gradient
+    (of zeros) for every parameter.
+    """
+    zero = sum(p.sum() * 0 for p in module.parameters())
+    return {key: zero for key in keys}
+
+
+@MODELS.register_module()
+class HeatmapFCOS(BaseModule):
+    """The SCM's heatmap detector: a few convs and mmdet's ``FCOSHead``.
+
+    Trunk: ``num_convs`` 3x3 conv + ReLU layers of width ``feat_channels``,
+    the first ``num_pools`` of them followed by a 2x2 max pooling, which
+    gives a single feature level at stride ``s = 2 ** num_pools``. On it,
+    mmdet's :class:`FCOSHead` with one class (class-agnostic "object"), one
+    level (``strides=[s]``, ``regress_ranges=((-1, 1e8), )``: every location
+    inside a ground-truth box is positive) and its standard training:
+    ``get_targets`` / ``loss_by_feat`` (focal loss, (G)IoU loss, centerness
+    BCE) and ``predict_by_feat``.
+
+    Heatmaps are zero-padded at the bottom / right to a multiple of ``s``
+    so that the pooled grid is aligned with FCOS's points
+    ``((j + 0.5) * s, (i + 0.5) * s)``.
+
+    Interface shared with :class:`HeatmapFCRegressor` (see
+    :class:`SpatialCorrelationModule`): ``loss(heatmaps, batch_gt_instances,
+    batch_img_metas, batch_boxes=None)`` and ``predict(heatmaps,
+    batch_img_metas, batch_boxes=None)``; ``uses_heatmap = True`` tells the
+    SCM to paint heatmaps, and ``batch_boxes`` is ignored.
+
+    Args:
+        in_channels (int): Heatmap channels (the SCM sets it to the number
+            of heatmap modes).
+        feat_channels (int): Width of the trunk and of the FCOS head.
+        num_convs (int): Conv layers of the trunk (the paper: 5; Table 3b
+            compares 2 to 5).
+        num_pools (int): Max poolings, after the first ``num_pools`` convs.
+        head (dict): Overrides of the ``FCOSHead`` config (e.g.
+            ``stacked_convs``, ``loss_bbox``, ``center_sampling``);
+            ``num_classes``, ``in_channels``, ``strides`` and
+            ``regress_ranges`` are set here. Default: no stacked convs
+            (``stacked_convs=0``: cls / reg / centerness 3x3 convs straight
+            on the trunk), ``norm_on_bbox`` (regression targets in units of
+            the stride), ``centerness_on_reg``, GIoU loss, no norm layers.
+        test_cfg (dict): ``predict_by_feat``'s config. The default keeps
+            the top box: locations whose class score is below
+            ``score_thr`` are dropped (the SCM then falls back to the
+            recognition head's box), NMS, at most ``max_per_img`` boxes.
+        init_cfg (dict): Init of the trunk; the head has its own.
+    """
+
+    uses_heatmap = True
+
+    def __init__(self,
+                 in_channels: int = 2,
+                 feat_channels: int = 32,
+                 num_convs: int = 5,
+                 num_pools: int = 2,
+                 head: Optional[dict] = None,
+                 test_cfg: dict = dict(
+                     nms_pre=1000,
+                     min_bbox_size=0,
+                     score_thr=0.05,
+                     nms=dict(type='nms', iou_threshold=0.5),
+                     max_per_img=1),
+                 init_cfg=dict(
+                     type='Kaiming', layer='Conv2d', nonlinearity='relu')):
+        super().__init__(init_cfg=init_cfg)
+        if num_convs < 1:
+            raise ValueError(f'num_convs must be >= 1, got {num_convs}')
+        if not 0 <= num_pools <= num_convs:
+            raise ValueError(f'num_pools must be in [0, num_convs='
+                             f'{num_convs}], got {num_pools}')
+        self.in_channels = in_channels
+        self.feat_channels = feat_channels
+        self.num_convs = num_convs
+        self.num_pools = num_pools
+        self.stride = 2**num_pools
+
+        layers = []
+        for i in range(num_convs):
+            layers.append(
+                nn.Conv2d(
+                    in_channels if i == 0 else feat_channels,
+                    feat_channels,
+                    3,
+                    padding=1))
+            layers.append(nn.ReLU(inplace=True))
+            if i < num_pools:
+                layers.append(nn.MaxPool2d(2, 2))
+        self.trunk = nn.Sequential(*layers)
+
+        self.test_cfg = ConfigDict(test_cfg)
+        head_cfg = dict(
+            type='FCOSHead',
+            stacked_convs=0,
+            norm_on_bbox=True,
+            centerness_on_reg=True,
+            center_sampling=False,
+            norm_cfg=None,
+            loss_cls=dict(
+                type='FocalLoss',
+                use_sigmoid=True,
+                gamma=2.0,
+                alpha=0.25,
+                loss_weight=1.0),
+            loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
+            loss_centerness=dict(
+                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0))
+        head_cfg.update(head or {})
+        head_cfg.update(
+            num_classes=1,
+            in_channels=feat_channels,
+            feat_channels=feat_channels,
+            strides=[self.stride],
+            regress_ranges=((-1, INF), ),
+            test_cfg=self.test_cfg)
+        self.head = MODELS.build(head_cfg)
+
+    def forward(self,
+                heatmaps: Tensor) -> Tuple[List[Tensor], ...]:
+        """FCOS outputs on the single feature level.
+
+        Args:
+            heatmaps (Tensor): [Q, C_h, H, W].
+
+        Returns:
+            tuple: ``cls_scores`` [[Q, 1, H', W']], ``bbox_preds``
+            [[Q, 4, H', W']] and ``centernesses`` [[Q, 1, H', W']] with
+            ``H' = ceil(H / s)``, ``W' = ceil(W / s)``, as ``FCOSHead``
+            returns them (``bbox_preds`` in units of ``s`` in training mode
+            with ``norm_on_bbox``, in heatmap pixels otherwise).
+        """
+        height, width = heatmaps.shape[-2:]
+        s = self.stride
+        pad_h, pad_w = -height % s, -width % s
+        if pad_h or pad_w:
+            heatmaps = F.pad(heatmaps, (0, pad_w, 0, pad_h))
+        return self.head((self.trunk(heatmaps), ))
+
+    def loss(self,
+             heatmaps: Tensor,
+             batch_gt_instances: InstanceList,
+             batch_img_metas: List[dict],
+             batch_boxes: Optional[InstanceList] = None) -> Dict[str, Tensor]:
+        """FCOS losses of a batch of heatmaps.
+
+        Args:
+            heatmaps (Tensor): [Q, C_h, H, W], zero-padded.
+            batch_gt_instances (list[InstanceData]): Q items, ``bboxes``
+                [K_q, 4] in heatmap pixels and ``labels`` [K_q] all 0.
+            batch_img_metas (list[dict]): Q items with ``img_shape`` (the
+                unpadded heatmap (h, w)) and ``pad_shape``.
+            batch_boxes (list[InstanceData], optional): Ignored.
+
+        Returns:
+            dict: ``loss_cls``, ``loss_bbox``, ``loss_centerness``; zeros
+            depending on the parameters when Q = 0.
+        """
+        if len(heatmaps) == 0:
+            return zero_losses(self, FCOS_LOSS_KEYS)
+        cls_scores, bbox_preds, centernesses = self(heatmaps)
+        return self.head.loss_by_feat(cls_scores, bbox_preds, centernesses,
+                                      batch_gt_instances, batch_img_metas)
+
+    @torch.no_grad()
+    def predict(self,
+                heatmaps: Tensor,
+                batch_img_metas: List[dict],
+                batch_boxes: Optional[InstanceList] = None) -> InstanceList:
+        """Boxes detected on each heatmap.
+
+        Works in training mode too (the DRN makes pseudo ground truth while
+        training): ``FCOSHead`` only rescales ``norm_on_bbox`` predictions
+        by the stride in eval mode, so this does it in training mode.
+
+        Args:
+            heatmaps (Tensor): [Q, C_h, H, W], zero-padded.
+            batch_img_metas (list[dict]): Q items with ``img_shape`` (the
+                unpadded heatmap (h, w), boxes are clipped to it).
+            batch_boxes (list[InstanceData], optional): Ignored.
+
+        Returns:
+            list[InstanceData]: Q items with ``bboxes`` [n, 4] in heatmap
+            pixels, ``scores`` [n] (class score times centerness) sorted
+            in decreasing order, ``labels`` [n] (all 0); n may be 0.
+        """
+        if len(heatmaps) == 0:
+            return []
+        cls_scores, bbox_preds, centernesses = self(heatmaps)
+        if self.head.training and self.head.norm_on_bbox:
+            bbox_preds = [
+                b * s for b, s in zip(bbox_preds, self.head.strides)
+            ]
+        return self.head.predict_by_feat(
+            cls_scores,
+            bbox_preds,
+            centernesses,
+            batch_img_metas=batch_img_metas,
+            cfg=self.test_cfg,
+            rescale=False,
+            with_nms=True)
