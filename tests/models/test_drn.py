@@ -2,7 +2,6 @@
 rule and the warm-up switch."""
 import copy
 import json
-import os
 import os.path as osp
 import shutil
 

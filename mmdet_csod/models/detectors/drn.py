@@ -12,7 +12,7 @@ from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..roi_heads.mil_roi_head import image_labels_of, nms_instances
+from ..roi_heads.mil_roi_head import image_labels_of
 
 PSEUDO_GT_SOURCES = ('none', 'rec', 'scm')
 REC_CLASSES = ('all', 'novel')
