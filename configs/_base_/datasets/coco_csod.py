@@ -1,11 +1,28 @@
 # COCO train2017 -> val2017. The split files beside this one
-# (coco_csod_*.py) set base_classes / novel_classes; classes are COCO's 80 in
-# COCO order (CSODCocoDataset's default). Proposals: Selective Search by
+# (coco_csod_*.py) set base_classes or novel_classes (the rest are the
+# other); classes are COCO's 80 in COCO order. Proposals: Selective Search by
 # tools/dataset_converters/selective_search.py, or an RPN trained on base
 # classes written in the same format.
 dataset_type = 'CSODCocoDataset'
 data_root = 'data/coco/'
 backend_args = None
+
+# COCO's 80 categories in COCO order: the label order of every model.
+classes = ('person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus',
+           'train', 'truck', 'boat', 'traffic light', 'fire hydrant',
+           'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog',
+           'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe',
+           'backpack', 'umbrella', 'handbag', 'tie', 'suitcase', 'frisbee',
+           'skis', 'snowboard', 'sports ball', 'kite', 'baseball bat',
+           'baseball glove', 'skateboard', 'surfboard', 'tennis racket',
+           'bottle', 'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl',
+           'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot',
+           'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch',
+           'potted plant', 'bed', 'dining table', 'toilet', 'tv', 'laptop',
+           'mouse', 'remote', 'keyboard', 'cell phone', 'microwave', 'oven',
+           'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase',
+           'scissors', 'teddy bear', 'hair drier', 'toothbrush')
+metainfo = dict(classes=classes)
 
 train_scales = [(2000, 480), (2000, 576), (2000, 688), (2000, 864),
                 (2000, 1200)]
@@ -51,6 +68,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        metainfo=metainfo,
         supervision='cross',
         ann_file='annotations/instances_train2017.json',
         data_prefix=dict(img='train2017/'),
@@ -68,6 +86,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        metainfo=metainfo,
         ann_file='annotations/instances_val2017.json',
         data_prefix=dict(img='val2017/'),
         proposal_file='proposals/ss_val2017.npz',

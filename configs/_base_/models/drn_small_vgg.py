@@ -6,7 +6,7 @@
 num_classes = 10
 model = dict(
     type='DRN',
-    class_split=dict(classes=(), base_classes=(), novel_classes=()),
+    class_split=dict(),
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],

@@ -12,6 +12,7 @@ from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ...datasets.csod_coco import complete_class_split
 from ..roi_heads.mil_roi_head import image_labels_of
 
 PSEUDO_GT_SOURCES = ('none', 'rec', 'scm')
@@ -62,8 +63,9 @@ class DRN(TwoStageDetector):
             ``num_classes`` must equal the number of ``rec_classes``.
         roi_head (dict): A :class:`SharedFeatureRoIHead` config over all
             classes.
-        class_split (dict): ``classes``, ``base_classes``, ``novel_classes``
-            (the dataset's metainfo).
+        class_split (dict): ``classes`` and ``base_classes`` and/or
+            ``novel_classes`` (the dataset's metainfo; a split left out is
+            the other classes).
         scm (dict, optional): A ``SpatialCorrelationModule`` config.
         rec_classes (str): 'all' or 'novel'.
         share_roi_features (bool): The detection head uses the recognition
@@ -117,6 +119,7 @@ class DRN(TwoStageDetector):
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+        class_split = complete_class_split(class_split)
         classes = list(class_split['classes'])
         self.num_classes = len(classes)
         self.base_labels = [classes.index(c)
@@ -304,9 +307,9 @@ class DRN(TwoStageDetector):
         return self.add_pred_to_datasample(batch_data_samples, results)
 
     def _proposals_for_test(self, x, batch_data_samples) -> InstanceList:
-        if batch_data_samples[0].get('proposals', None) is not None:
-            return [s.proposals for s in batch_data_samples]
-        return self.rpn_head.predict(x, batch_data_samples, rescale=False)
+        if self.with_rpn:
+            return self.rpn_head.predict(x, batch_data_samples, rescale=False)
+        return [s.proposals for s in batch_data_samples]
 
     def _merge_novel(self, det: InstanceData,
                      rec: InstanceData) -> InstanceData:
