@@ -7,7 +7,6 @@ from mmdet.registry import MODELS
 from mmdet.utils import InstanceList
 from mmengine.config import ConfigDict
 from mmengine.model import BaseModule
-from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 INF = 1e8
@@ -60,7 +59,11 @@ class HeatmapFCOS(BaseModule):
             ``regress_ranges`` are set here. Default: no stacked convs
             (``stacked_convs=0``: cls / reg / centerness 3x3 convs straight
             on the trunk), ``norm_on_bbox`` (regression targets in units of
-            the stride), ``centerness_on_reg``, GIoU loss, no norm layers.
+            the stride), ``centerness_on_reg``, GIoU loss, no norm layers,
+            and ``conv_reg``'s bias initialized to 1 (distances of one
+            stride): with ``norm_on_bbox`` the head clamps the distances at
+            0, where they get no gradient, and with mmdet's zero bias a
+            side can be stuck there from the start.
         test_cfg (dict): ``predict_by_feat``'s config. The default keeps
             the top box: locations whose class score is below
             ``score_thr`` are dropped (the SCM then falls back to the
@@ -125,7 +128,19 @@ class HeatmapFCOS(BaseModule):
                 loss_weight=1.0),
             loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
             loss_centerness=dict(
-                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0))
+                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
+            init_cfg=dict(
+                type='Normal',
+                layer='Conv2d',
+                std=0.01,
+                override=[
+                    dict(
+                        type='Normal',
+                        name='conv_cls',
+                        std=0.01,
+                        bias_prob=0.01),
+                    dict(type='Normal', name='conv_reg', std=0.01, bias=1.)
+                ]))
         head_cfg.update(head or {})
         head_cfg.update(
             num_classes=1,
@@ -136,8 +151,7 @@ class HeatmapFCOS(BaseModule):
             test_cfg=self.test_cfg)
         self.head = MODELS.build(head_cfg)
 
-    def forward(self,
-                heatmaps: Tensor) -> Tuple[List[Tensor], ...]:
+    def forward(self, heatmaps: Tensor) -> Tuple[List[Tensor], ...]:
         """FCOS outputs on the single feature level.
 
         Args:
@@ -208,9 +222,7 @@ class HeatmapFCOS(BaseModule):
             return []
         cls_scores, bbox_preds, centernesses = self(heatmaps)
         if self.head.training and self.head.norm_on_bbox:
-            bbox_preds = [
-                b * s for b, s in zip(bbox_preds, self.head.strides)
-            ]
+            bbox_preds = [b * s for b, s in zip(bbox_preds, self.head.strides)]
         return self.head.predict_by_feat(
             cls_scores,
             bbox_preds,

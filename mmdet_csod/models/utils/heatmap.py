@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 HEATMAP_MODES = ('max', 'sum', 'num')
+DEFAULT_MODES = ('max', 'sum')  # the paper's two-channel heatmap
 
 # Upper bound on the elements of the [n, H, W] tensor built for 'max'; the
 # boxes are taken in chunks of at most this many pixels' worth.
@@ -41,7 +42,7 @@ def _coverage_masks(bboxes: Tensor, size: Tuple[int, int],
 def synthesize_heatmap(bboxes: Tensor,
                        scores: Tensor,
                        size: Tuple[int, int],
-                       modes: Sequence[str] = ('max', 'sum')) -> Tensor:
+                       modes: Sequence[str] = DEFAULT_MODES) -> Tensor:
     """Paint a class-agnostic heatmap from scored boxes.
 
     Each pixel takes, per channel (one per entry of ``modes``, in order):
