@@ -211,10 +211,9 @@ class DRN(TwoStageDetector):
             s.gt_instances.labels = torch.zeros_like(s.gt_instances.labels)
         rpn_losses, results = self.rpn_head.loss_and_predict(
             x, rpn_samples, proposal_cfg=proposal_cfg)
-        for key, value in rpn_losses.items():
-            name = 'rpn_' + key.replace('loss_rpn_', 'loss_')
-            losses[name] = value * self.loss_weights['rpn'] \
-                if 'loss' in key else value
+        rpn_losses = {k.replace('loss_rpn_', 'loss_'): v
+                      for k, v in rpn_losses.items()}
+        losses.update(_weighted('rpn_', rpn_losses, self.loss_weights['rpn']))
         return results
 
     def _check_no_novel_boxes(self, batch_data_samples: SampleList) -> None:
