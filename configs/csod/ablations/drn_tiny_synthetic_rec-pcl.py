@@ -1,0 +1,6 @@
+# The recognition head with PCL's proposal clusters (any WSOD head plugs in).
+_base_ = '../drn_tiny_synthetic.py'
+model = dict(
+    rec_head=dict(
+        bbox_head=dict(
+            refine_targets='pcl', loss_refine=dict(type='PCLLoss'))))

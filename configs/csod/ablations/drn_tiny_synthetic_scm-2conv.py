@@ -1,0 +1,3 @@
+# Table 3b: the heatmap detector with 2 conv layers (the default has 5).
+_base_ = '../drn_tiny_synthetic.py'
+model = dict(scm=dict(detector=dict(num_convs=2, num_pools=1)))

@@ -1,0 +1,7 @@
+# Table 3b: the regression baseline: three fc layers regress the object box
+# from the coordinates and scores of the top-scoring boxes, no heatmap.
+_base_ = '../drn_tiny_synthetic.py'
+model = dict(
+    scm=dict(
+        detector=dict(
+            _delete_=True, type='HeatmapFCRegressor', topk=10, num_fcs=3)))
