@@ -97,7 +97,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 val_evaluator = dict(
-    type='CocoMetric',
+    type='SplitCocoMetric',
     ann_file=data_root + 'annotations/instances_val2017.json',
     metric='bbox',
     format_only=False,

@@ -1,0 +1,60 @@
+"""COCO AP reported for all, base and novel classes."""
+import os.path as osp
+import tempfile
+from collections import OrderedDict
+
+from mmdet.datasets.api_wrappers import COCOeval
+from mmdet.evaluation import CocoMetric
+from mmdet.registry import METRICS
+from mmengine.fileio import load
+from mmengine.logging import MMLogger
+
+STAT_NAMES = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
+
+
+@METRICS.register_module()
+class SplitCocoMetric(CocoMetric):
+    """mmdet's :class:`CocoMetric` plus the same bbox AP per class split.
+
+    Takes CocoMetric's arguments and inputs. Besides CocoMetric's
+    ``bbox_mAP`` ... ``bbox_mAP_l`` over all classes, it returns
+    ``bbox_base_<stat>`` and ``bbox_novel_<stat>``: COCOeval restricted to
+    the categories of ``dataset_meta['base_classes']`` and
+    ``['novel_classes']`` (same images, IoU thresholds and max detections).
+    """
+
+    def compute_metrics(self, results: list) -> dict:
+        eval_results = OrderedDict(super().compute_metrics(results))
+        if self.format_only or 'bbox' not in self.metrics:
+            return eval_results
+        meta = self.dataset_meta
+        classes = list(meta['classes'])
+        splits = [(name, meta.get(f'{name}_classes') or ())
+                  for name in ('base', 'novel')]
+        splits = [(n, c) for n, c in splits if c]
+        if not splits:
+            return eval_results
+        _, preds = zip(*results)
+        with tempfile.TemporaryDirectory() as tmp:
+            files = self.results2json(preds, osp.join(tmp, 'results'))
+            dets = load(files['bbox'])
+        logger = MMLogger.get_current_instance()
+        if not dets:
+            logger.warning('no detection: base/novel AP not computed')
+            return eval_results
+        coco_dt = self._coco_api.loadRes(dets)
+        for name, split_classes in splits:
+            logger.info(f'Evaluating bbox AP of the {name} classes...')
+            cat_ids = [self.cat_ids[classes.index(c)] for c in split_classes]
+            coco_eval = COCOeval(self._coco_api, coco_dt, 'bbox')
+            coco_eval.params.catIds = cat_ids
+            coco_eval.params.imgIds = self.img_ids
+            coco_eval.params.maxDets = list(self.proposal_nums)
+            coco_eval.params.iouThrs = self.iou_thrs
+            coco_eval.evaluate()
+            coco_eval.accumulate()
+            coco_eval.summarize()
+            for i, stat in enumerate(STAT_NAMES):
+                eval_results[f'bbox_{name}_{stat}'] = float(
+                    f'{coco_eval.stats[i]:.3f}')
+        return eval_results
