@@ -5,7 +5,8 @@
 """
 import argparse
 
-from _bootstrap import build_runner, load_config, set_local_rank
+from _bootstrap import (build_runner, load_config, set_local_rank,
+                        setup_cpu_distributed)
 from mmengine.config import ConfigDict, DictAction
 
 
@@ -54,6 +55,7 @@ def main(argv=None):
     import mmdet_csod  # noqa: F401  registers modules, safe checkpoint loading
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
+    setup_cpu_distributed(cfg, args.launcher)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         from mmdet.engine.hooks.utils import trigger_visualization_hook
@@ -73,7 +75,8 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     metrics = runner.test()
-    if args.metrics_out:
+    from mmengine.dist import is_main_process
+    if args.metrics_out and is_main_process():
         import json
         import os
         os.makedirs(

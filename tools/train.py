@@ -5,7 +5,8 @@
 """
 import argparse
 
-from _bootstrap import build_runner, load_config, set_local_rank
+from _bootstrap import (build_runner, load_config, set_local_rank,
+                        setup_cpu_distributed)
 from mmengine.config import DictAction
 
 
@@ -51,6 +52,7 @@ def main(argv=None):
     import mmdet_csod  # noqa: F401  registers modules, safe checkpoint loading
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
+    setup_cpu_distributed(cfg, args.launcher)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'

@@ -23,20 +23,25 @@ TTA = {'wsod/oicr_small-vgg_synthetic.py', 'csod/drn_tiny_synthetic.py'}
 
 
 def _options(root, extra=()):
-    opts = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=100',
-            'train_dataloader.dataset.indices=8',
-            'val_dataloader.dataset.indices=3',
-            'test_dataloader.dataset.indices=3', *extra]
+    opts = [
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=100',
+        'train_dataloader.dataset.indices=8',
+        'val_dataloader.dataset.indices=3',
+        'test_dataloader.dataset.indices=3', *extra
+    ]
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{loader}.dataset.data_root={root}',
-                 f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
+        opts += [
+            f'{loader}.dataset.data_root={root}', f'{loader}.num_workers=0',
+            f'{loader}.persistent_workers=False'
+        ]
     return opts
 
 
 def _run(args):
-    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
@@ -45,16 +50,19 @@ def _run(args):
 def test_method_trains_and_tests(config, synthetic_root, tmp_path):
     path = osp.join('configs', config)
     work = str(tmp_path)
-    log = _run(['tools/train.py', path, '--work-dir', work, '--cfg-options',
-                *_options(synthetic_root)])
+    log = _run([
+        'tools/train.py', path, '--work-dir', work, '--cfg-options',
+        *_options(synthetic_root)
+    ])
     assert 'Saving checkpoint at 1 epochs' in log
     ckpt = osp.join(work, 'epoch_1.pth')
     runs = [[]] + ([['--tta']] if config in TTA else [])
     for extra in runs:
         out = osp.join(work, f'metrics{len(extra)}.json')
-        _run(['tools/test.py', path, ckpt, '--work-dir', work,
-              '--metrics-out', out, *extra, '--cfg-options',
-              *_options(synthetic_root)])
+        _run([
+            'tools/test.py', path, ckpt, '--work-dir', work, '--metrics-out',
+            out, *extra, '--cfg-options', *_options(synthetic_root)
+        ])
         with open(out) as f:
             metrics = json.load(f)
         for key in ('mAP', 'base_mAP', 'novel_mAP'):
