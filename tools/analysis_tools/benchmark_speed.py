@@ -1,0 +1,216 @@
+"""Training-step and inference cost of the DRN against a Fast R-CNN.
+
+    python tools/analysis_tools/benchmark_speed.py [--data-root data/synthetic]
+        [--drn configs/csod/drn_tiny_synthetic.py]
+        [--frcnn configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py]
+        [--iters 20] [--warmup 3] [--device cpu|cuda] [--out FILE.json]
+
+Both detectors use the same backbone and the same proposals on the same
+batches; their steps are interleaved, so that load on the machine affects
+both alike, and the figures are reported as ratios (targets: inference
+<= 1.05x, training step <= 1.3x, SCM <= 10 % of a DRN step). Peak memory:
+CUDA's max allocated when on a GPU, else each model's peak resident memory
+measured in a child process of its own.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data-root', default='data/synthetic/')
+    parser.add_argument('--drn', default='configs/csod/drn_tiny_synthetic.py')
+    parser.add_argument(
+        '--frcnn',
+        default='configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py')
+    parser.add_argument('--iters', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--out', default='work_dirs/benchmarks/speed.json')
+    parser.add_argument('--memory-of', choices=['drn', 'frcnn'],
+                        help=argparse.SUPPRESS)  # child process mode
+    return parser.parse_args(argv)
+
+
+def build(config, data_root, device, batch_size):
+    """Model (train mode) and a list of training batches and test batches."""
+    import torch
+    from mmdet.registry import DATASETS, MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.runner import set_random_seed
+
+    import mmdet_csod  # noqa: F401
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(config)
+    for loader in ('train_dataloader', 'val_dataloader'):
+        cfg[loader].dataset.data_root = data_root
+    set_random_seed(0)
+    model = MODELS.build(cfg.model).to(device)
+    model.init_weights()
+    if hasattr(model, 'pseudo_gt_enabled'):
+        model.pseudo_gt_enabled = True
+    train_set = DATASETS.build(cfg.train_dataloader.dataset)
+    val_set = DATASETS.build(cfg.val_dataloader.dataset)
+    train_batches = [
+        pseudo_collate([train_set[(i * batch_size + j) % len(train_set)]
+                        for j in range(batch_size)]) for i in range(8)
+    ]
+    test_batches = [pseudo_collate([val_set[i]]) for i in range(8)]
+    optim = torch.optim.SGD(model.parameters(), lr=1e-4)
+    return model, optim, train_batches, test_batches
+
+
+class SCMTimer:
+    """Wall time spent in the SCM's loss and predict calls."""
+
+    def __init__(self, scm, sync):
+        self.total = 0.0
+        self.sync = sync
+        for name in ('loss', 'predict'):
+            fn = getattr(scm, name)
+            setattr(scm, name, self._wrap(fn))
+
+    def _wrap(self, fn):
+
+        def timed(*args, **kwargs):
+            self.sync()
+            t = time.perf_counter()
+            out = fn(*args, **kwargs)
+            self.sync()
+            self.total += time.perf_counter() - t
+            return out
+
+        return timed
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import torch
+    torch.manual_seed(0)
+    sync = torch.cuda.synchronize if args.device.startswith('cuda') \
+        else (lambda: None)
+    if args.memory_of:
+        config = args.drn if args.memory_of == 'drn' else args.frcnn
+        model, optim, train_b, test_b = build(config, args.data_root,
+                                              args.device, args.batch_size)
+        import psutil
+        before = psutil.Process().memory_info().rss / 2**20
+        for batch in train_b[:3]:
+            train_step(model, optim, batch)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # ru_maxrss is the whole life's peak: building the dataset may
+        # dominate it, so the growth over the resident size before the
+        # steps is reported too (a lower bound on the steps' own need)
+        print(json.dumps(dict(peak_rss_mb=peak,
+                              step_rss_mb=max(0.0, peak - before))))
+        return
+
+    models = {}
+    for name, config in (('frcnn', args.frcnn), ('drn', args.drn)):
+        models[name] = build(config, args.data_root, args.device,
+                             args.batch_size)
+    scm = getattr(models['drn'][0], 'scm', None)
+    timer = SCMTimer(scm, sync) if scm is not None else None
+
+    train_t = {k: 0.0 for k in models}
+    test_t = {k: 0.0 for k in models}
+    for it in range(args.warmup + args.iters):
+        if it == args.warmup and timer is not None:
+            timer.total = 0.0
+        for name, (model, optim, train_b, test_b) in models.items():
+            batch = train_b[it % len(train_b)]
+            sync()
+            t = time.perf_counter()
+            train_step(model, optim, batch)
+            sync()
+            if it >= args.warmup:
+                train_t[name] += time.perf_counter() - t
+            model.eval()
+            with torch.no_grad():
+                tb = test_b[it % len(test_b)]
+                sync()
+                t = time.perf_counter()
+                model.test_step(tb)
+                sync()
+                if it >= args.warmup:
+                    test_t[name] += time.perf_counter() - t
+            model.train()
+
+    n = args.iters
+    res = dict(
+        device=args.device,
+        batch_size=args.batch_size,
+        iters=n,
+        train_step_s=dict((k, v / n) for k, v in train_t.items()),
+        inference_s_per_img=dict((k, v / n) for k, v in test_t.items()),
+    )
+    res['train_ratio'] = res['train_step_s']['drn'] / \
+        res['train_step_s']['frcnn']
+    res['inference_ratio'] = res['inference_s_per_img']['drn'] / \
+        res['inference_s_per_img']['frcnn']
+    if timer is not None:
+        res['scm_share_of_step'] = timer.total / train_t['drn']
+    if args.device.startswith('cuda'):
+        res['peak_memory_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        res['peak_rss_mb'] = {}
+        for name in models:
+            out = subprocess.run(
+                [sys.executable, __file__, '--memory-of', name,
+                 '--data-root', args.data_root, '--drn', args.drn,
+                 '--frcnn', args.frcnn, '--batch-size',
+                 str(args.batch_size)],
+                capture_output=True, text=True, check=True).stdout
+            res['peak_rss_mb'][name] = json.loads(out.splitlines()[-1])
+    print_table(res)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(res, f, indent=2)
+    print(f'written {args.out}')
+    return res
+
+
+def train_step(model, optim, batch):
+    data = model.data_preprocessor(batch, True)
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    optim.zero_grad()
+    loss.backward()
+    optim.step()
+
+
+def print_table(res):
+    tr, te = res['train_step_s'], res['inference_s_per_img']
+    print(f'device {res["device"]}, batch {res["batch_size"]}, '
+          f'{res["iters"]} iterations each')
+    print(f'{"":12}{"Fast R-CNN":>12}{"DRN":>12}{"ratio":>8}{"target":>8}')
+    print(f'{"train step":12}{tr["frcnn"] * 1e3:>10.1f}ms'
+          f'{tr["drn"] * 1e3:>10.1f}ms{res["train_ratio"]:>8.2f}'
+          f'{"1.30":>8}')
+    print(f'{"inference":12}{te["frcnn"] * 1e3:>10.1f}ms'
+          f'{te["drn"] * 1e3:>10.1f}ms{res["inference_ratio"]:>8.2f}'
+          f'{"1.05":>8}')
+    if 'scm_share_of_step' in res:
+        print(f'SCM share of a DRN training step: '
+              f'{100 * res["scm_share_of_step"]:.1f} % (target <= 10 %)')
+    if 'peak_memory_mb' in res:
+        print(f'peak CUDA memory: {res["peak_memory_mb"]:.0f} MB')
+    for name, mem in res.get('peak_rss_mb', {}).items():
+        print(f'peak RSS {name}: {mem["peak_rss_mb"]:.0f} MB '
+              f'(+{mem["step_rss_mb"]:.0f} MB over 3 training steps)')
+
+
+if __name__ == '__main__':
+    main()
