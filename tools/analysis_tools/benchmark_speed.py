@@ -32,6 +32,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--frcnn',
         default='configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py')
+    parser.add_argument('--drn-checkpoint', help='trained weights: the NMS '
+                        'cost depends on the scores, so random weights '
+                        'misstate inference time')
+    parser.add_argument('--frcnn-checkpoint')
     parser.add_argument('--iters', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--batch-size', type=int, default=4)
@@ -42,7 +46,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build(config, data_root, device, batch_size):
+def build(config, data_root, device, batch_size, checkpoint=None):
     """Model (train mode) and a list of training batches and test batches."""
     import torch
     from mmdet.registry import DATASETS, MODELS
@@ -59,6 +63,9 @@ def build(config, data_root, device, batch_size):
     set_random_seed(0)
     model = MODELS.build(cfg.model).to(device)
     model.init_weights()
+    if checkpoint:
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, checkpoint, map_location=device)
     if hasattr(model, 'pseudo_gt_enabled'):
         model.pseudo_gt_enabled = True
     train_set = DATASETS.build(cfg.train_dataloader.dataset)
@@ -118,9 +125,10 @@ def main(argv=None):
         return
 
     models = {}
-    for name, config in (('frcnn', args.frcnn), ('drn', args.drn)):
+    for name, config, ckpt in (('frcnn', args.frcnn, args.frcnn_checkpoint),
+                               ('drn', args.drn, args.drn_checkpoint)):
         models[name] = build(config, args.data_root, args.device,
-                             args.batch_size)
+                             args.batch_size, ckpt)
     scm = getattr(models['drn'][0], 'scm', None)
     timer = SCMTimer(scm, sync) if scm is not None else None
 
