@@ -112,8 +112,19 @@ def main(argv=None):
         print('AP50 per class: ' + ', '.join(f'{c} {100 * v:.1f}'
                                              for c, v in per_class.items()))
     print(f'all metrics in {metrics_file}')
+    if is_drn(config):
+        vis_dir = osp.join(work_dir, 'vis')
+        run([py, 'tools/misc/visualize_drn.py', config, ckpt, '--num', '2',
+             '--out-dir', vis_dir, '--cfg-options', *data_opts])
+        print(f'pictures (recognition | SCM | detection | heatmap) in '
+              f'{vis_dir}/')
     print('=' * 60)
     return metrics
+
+
+def is_drn(config: str) -> bool:
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(REPO_ROOT, config)).model.type == 'DRN'
 
 
 if __name__ == '__main__':
