@@ -1,7 +1,11 @@
 # The paper's VOC schedule: 20 epochs of SGD (momentum 0.9, weight decay
 # 5e-4, lr 1e-3, / 10 at the 14th epoch). Configs using it hold back the
 # pseudo ground truth for the first 9 epochs (PseudoGTSwitchHook).
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20, val_interval=5)
+# ResumableEpochBasedTrainLoop: a job killed mid-epoch and restarted with
+# --resume goes on from the batch after its last checkpoint (save them by
+# iteration: default_hooks.checkpoint.by_epoch=False, interval=N).
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=20, val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [

@@ -1,6 +1,10 @@
 # Two epochs of SGD for the small models on the generated dataset (CPU, a few
 # minutes an epoch for 2000 images at batch size 4); lr / 10 for the second.
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=2)
+# ResumableEpochBasedTrainLoop: a job killed mid-epoch and restarted with
+# --resume goes on from the batch after its last checkpoint (save them by
+# iteration: default_hooks.checkpoint.by_epoch=False, interval=N).
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=2, val_interval=2)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 

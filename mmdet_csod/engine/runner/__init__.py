@@ -1,0 +1,3 @@
+from .loops import ResumableEpochBasedTrainLoop, SkippableBatchSampler
+
+__all__ = ['ResumableEpochBasedTrainLoop', 'SkippableBatchSampler']
