@@ -3,6 +3,8 @@
 # are converted to COCO json first (tools/dataset_converters/voc_to_coco.py),
 # and OICR's Selective Search .mat files to the project's proposal format
 # (tools/dataset_converters/oicr_mat_to_proposals.py); see the README.
+_base_ = './wsod_pipelines.py'
+
 dataset_type = 'CSODCocoDataset'
 data_root = 'data/VOCdevkit/'
 backend_args = None
@@ -14,41 +16,6 @@ metainfo = dict(
     classes=classes, base_classes=classes[:10], novel_classes=classes[10:])
 
 # The WSOD training scales (shorter side at random, longer side <= 2000).
-train_scales = [(2000, 480), (2000, 576), (2000, 688), (2000, 864),
-                (2000, 1200)]
-test_scale = (2000, 688)
-
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadProposals', num_max_proposals=None),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(
-        type='ProposalBroadcaster',
-        transforms=[
-            dict(
-                type='RandomChoiceResize',
-                scales=train_scales,
-                keep_ratio=True),
-            dict(type='RandomFlip', prob=0.5),
-        ]),
-    dict(type='PackCSODInputs', require_proposals=True)
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadProposals', num_max_proposals=None),
-    dict(
-        type='ProposalBroadcaster',
-        transforms=[dict(type='Resize', scale=test_scale, keep_ratio=True)]),
-    # after the resize: ground truth stays in original image coordinates,
-    # where predictions are rescaled to and the metrics compare them
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(
-        type='PackCSODInputs',
-        require_proposals=True,
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-
 train_dataloader = dict(
     batch_size=1,
     num_workers=4,
@@ -65,7 +32,7 @@ train_dataloader = dict(
         proposal_file='proposals/ss_voc07_trainval.npz',
         num_max_proposals=2000,
         filter_cfg=dict(filter_empty_gt=True),
-        pipeline=train_pipeline,
+        pipeline={{_base_.train_pipeline}},
         backend_args=backend_args))
 val_dataloader = dict(
     batch_size=1,
@@ -82,7 +49,7 @@ val_dataloader = dict(
         proposal_file='proposals/ss_voc07_test.npz',
         num_max_proposals=2000,
         test_mode=True,
-        pipeline=test_pipeline,
+        pipeline={{_base_.test_pipeline}},
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
@@ -99,45 +66,3 @@ val_evaluator = [
     dict(type='CorLocMetric', iou_thr=0.5)
 ]
 test_evaluator = val_evaluator
-
-# Test-time augmentation (tools/test.py --tta) with the WSOD convention
-# (OICR, PCL): every scale of tta_scales, each with and without a
-# horizontal flip; the proposals are resized and flipped with the image, so
-# ScoreAveragingTTAModel averages their class scores over the views before
-# one per-class NMS. Ground truth is loaded after the views, in original
-# image coordinates.
-tta_scales = [(2000, 480), (2000, 576), (2000, 688), (2000, 864), (2000, 1200)]
-tta_model = dict(
-    type='ScoreAveragingTTAModel',
-    tta_cfg=dict(
-        score_thr=1e-3,
-        nms=dict(type='nms', iou_threshold=0.3),
-        max_per_img=100))
-tta_resizes = [
-    dict(
-        type='ProposalBroadcaster',
-        transforms=[dict(type='Resize', scale=scale, keep_ratio=True)])
-    for scale in tta_scales
-]
-tta_flips = [
-    dict(
-        type='ProposalBroadcaster',
-        transforms=[dict(type='RandomFlip', prob=prob)]) for prob in (1., 0.)
-]
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadProposals', num_max_proposals=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            tta_resizes, tta_flips,
-            [dict(type='LoadAnnotations', with_bbox=True)],
-            [
-                dict(
-                    type='PackCSODInputs',
-                    require_proposals=True,
-                    meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                               'scale_factor', 'flip', 'flip_direction'))
-            ]
-        ])
-]
