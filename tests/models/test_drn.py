@@ -12,6 +12,7 @@ from conftest import REPO_ROOT
 from mmdet.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from mmengine.structures import InstanceData
 from mmengine.runner import set_random_seed
 
 CSOD = osp.join(REPO_ROOT, 'configs', 'csod')
@@ -160,3 +161,38 @@ def test_only_the_detection_head_runs_at_inference(synthetic_root):
     with torch.no_grad():
         model.test_step(batch)
     assert calls == []
+
+
+def test_detection_head_reuses_recognition_features(synthetic_root):
+    """Gathering the sampled proposals' features from the recognition head
+    gives the detection losses and gradients of pooling them again."""
+    cfg = _cfg('drn_tiny_synthetic', synthetic_root)
+    model, batch = _model_and_batch(cfg)
+    model.train()
+    data = model.data_preprocessor(batch, True)
+    x = model.extract_feat(data['inputs'])
+    samples = data['data_samples']
+    rpn = [s.proposals for s in samples]
+    _, feats, _ = model.rec_head._forward_proposals(x, rpn)
+    feats = feats.split([len(r) for r in rpn])
+    runs = []
+    for reuse in (False, True):
+        torch.manual_seed(7)  # the same random sample of RoIs
+        model.zero_grad()
+        losses = model.roi_head.loss(
+            x, [InstanceData(bboxes=r.bboxes) for r in rpn], samples,
+            proposal_feats=feats if reuse else None)
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        total.backward(retain_graph=True)
+        runs.append((losses, model.rec_head.shared_fcs[0].weight.grad.clone()))
+    (plain, g_plain), (reused, g_reused) = runs
+    assert plain.keys() == reused.keys()
+    for k in plain:
+        torch.testing.assert_close(reused[k], plain[k])
+    assert plain['loss_bbox'] > 0  # positives were sampled
+    torch.testing.assert_close(g_reused, g_plain)
+    # a feature list that does not match the proposals is refused
+    with pytest.raises(ValueError, match='one row per proposal'):
+        model.roi_head.loss(
+            x, [InstanceData(bboxes=r.bboxes) for r in rpn], samples,
+            proposal_feats=[f[:-1] for f in feats])

@@ -166,7 +166,7 @@ class DRN(TwoStageDetector):
         need_rec = w['rec'] > 0 or self.scm is not None or (
             self.pseudo_gt != 'none' and self.pseudo_gt_enabled)
         if need_rec:
-            proposals, _, outs = self.rec_head._forward_proposals(
+            proposals, rec_feats, outs = self.rec_head._forward_proposals(
                 x, rpn_results_list)
             image_labels = image_labels_of(batch_data_samples)
             rec_losses = self.rec_head.bbox_head.loss(
@@ -190,9 +190,13 @@ class DRN(TwoStageDetector):
                                        img_shapes)
             det_samples = _with_pseudo_gt(batch_data_samples, pseudo)
         if w['det'] > 0:
+            # the sampled proposals reuse the recognition head's features
+            reuse = need_rec and self.roi_head.shares_features
             det_losses = self.roi_head.loss(
                 x, [InstanceData(bboxes=r.bboxes) for r in rpn_results_list],
-                det_samples)
+                det_samples,
+                proposal_feats=rec_feats.split([len(p) for p in proposals])
+                if reuse else None)
             losses.update(_weighted('det_', det_losses, w['det']))
         return losses
 
