@@ -17,6 +17,36 @@ from mmdet.utils import register_all_modules  # noqa: E402
 
 register_all_modules(init_default_scope=True)
 
+
+def _stand_in_pretrained_backbone() -> str:
+    """The small configs' backbones load crop-pretrained weights
+    (``CSOD_PRETRAINED``, default checkpoints/small_vgg_crops.pth, made by
+    tools/misc/pretrain_backbone.py in minutes). Tests point them at a
+    seeded, untrained SmallVGG in the same checkpoint layout instead, so a
+    fresh clone needs no pretraining and results do not depend on a local
+    checkpoint. Set ``CSOD_TEST_PRETRAINED=1`` to test with the real one.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    import torch
+
+    from mmdet_csod.models.backbones import SmallVGG
+    torch.manual_seed(0)
+    state = {f'backbone.{k}': v for k, v in SmallVGG().state_dict().items()}
+    folder = tempfile.mkdtemp(prefix='csod_tests_')
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = osp.join(folder, 'small_vgg.pth')
+    torch.save(dict(meta=dict(note='seeded SmallVGG for tests'),
+                    state_dict=state), path)
+    return path
+
+
+if os.environ.get('CSOD_TEST_PRETRAINED') != '1':
+    # subprocesses (tools/train.py etc.) inherit it
+    os.environ['CSOD_PRETRAINED'] = _stand_in_pretrained_backbone()
+
 CLASSES = ('cat', 'dog', 'horse', 'person')
 BASE = ('cat', 'dog')
 NOVEL = ('horse', 'person')

@@ -197,6 +197,28 @@ def test_scm_selection_and_fallback():
     torch.testing.assert_close(res.bboxes[0], torch.tensor([0., 0., 30., 40.]))
 
 
+def test_scm_predict_skips_boxes_outside_the_image(monkeypatch):
+    """A detection on the padding of a smaller image clips to zero size: the
+    next valid detection is taken, else the fallback."""
+    scm = SpatialCorrelationModule(score_thr=0.5, heatmap_stride=4)
+    proposals = [torch.tensor([[4., 4., 20., 20.]])]
+    scores = [torch.tensor([[0.9]])]
+    queries = torch.tensor([[0, 0]])
+    found = [InstanceData(
+        bboxes=torch.tensor([[12., 1., 15., 5.], [1., 1., 6., 6.]]),
+        scores=torch.tensor([0.9, 0.6]), labels=torch.zeros(2).long())]
+    monkeypatch.setattr(scm.detector, 'predict', lambda *a, **k: found)
+    # image 40 x 40: the first box starts at x = 48, past the image
+    res = scm.predict(proposals, scores, queries, [(40, 40)])
+    torch.testing.assert_close(res.bboxes[0], torch.tensor([4., 4., 24., 24.]))
+    torch.testing.assert_close(res.scores[0], torch.tensor(0.6))
+    assert res.from_fallback.tolist() == [False]
+    found[0] = found[0][:1]
+    res = scm.predict(proposals, scores, queries, [(40, 40)])
+    assert res.from_fallback.tolist() == [True]
+    torch.testing.assert_close(res.bboxes[0], proposals[0][0])
+
+
 def test_scm_config_checks():
     scm = SpatialCorrelationModule(modes=('num', 'max', 'sum'))
     assert scm.detector.in_channels == 3

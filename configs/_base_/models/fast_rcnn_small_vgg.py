@@ -8,7 +8,15 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,
         pad_size_divisor=8),
-    backbone=dict(type='SmallVGG'),
+    # crop-pretrained weights (tools/misc/pretrain_backbone.py), the
+    # analogue of the ImageNet VGG16 every WSOD/CSOD method starts from;
+    # the environment variable CSOD_PRETRAINED overrides the path
+    backbone=dict(
+        type='SmallVGG',
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='{{$CSOD_PRETRAINED:checkpoints/small_vgg_crops.pth}}',
+            prefix='backbone.')),
     roi_head=dict(
         type='StandardRoIHead',
         bbox_roi_extractor=dict(

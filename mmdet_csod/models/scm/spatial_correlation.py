@@ -248,7 +248,8 @@ class SpatialCorrelationModule(BaseModule):
         """One pseudo ground-truth box per query.
 
         The detector's top box (highest score), scaled back to image pixels
-        and clipped to the image. When the detector finds nothing (e.g.
+        and clipped to the image, among those at least 1 pixel wide and
+        high after clipping. When the detector finds nothing (e.g.
         ``HeatmapFCOS`` early in training, with no location above its
         ``score_thr``), the fallback is the query's top-scoring proposal,
         OICR's pseudo box (clipped to the image), with its recognition
@@ -286,12 +287,17 @@ class SpatialCorrelationModule(BaseModule):
             img_ids = queries[:, 0].tolist()
             for q, (res, sel) in enumerate(zip(results, inputs['selected'])):
                 h, w = img_shapes[img_ids[q]][:2]
-                if len(res):
-                    k = res.scores.argmax()
-                    box = res.bboxes[k].to(dtype) * self.heatmap_stride
-                    box[0::2] = box[0::2].clamp(0, w)
-                    box[1::2] = box[1::2].clamp(0, h)
-                    bboxes[q] = box
+                boxes = res.bboxes.to(dtype) * self.heatmap_stride
+                boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+                boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+                # a box on the zero padding around a smaller image in the
+                # batch would clip to zero size (an infinite regression
+                # target for the detection head)
+                valid = ((boxes[:, 2:] - boxes[:, :2]) >= 1).all(1) & \
+                    torch.isfinite(boxes).all(1)
+                if valid.any():
+                    k = res.scores.masked_fill(~valid, -1).argmax()
+                    bboxes[q] = boxes[k]
                     out_scores[q] = res.scores[k]
                 elif len(sel):
                     fallback[q] = True
