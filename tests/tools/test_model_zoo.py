@@ -241,3 +241,31 @@ def test_metafiles_are_plain_yaml():
     for path in model_zoo.find_metafiles(REPO_ROOT):
         data = yaml.safe_load(path.read_text(encoding='utf-8'))
         assert set(data) == {'Collections', 'Models'}
+
+
+def test_publish_dir_publishes_the_first_seed(tree, tmp_path):
+    """--publish-dir: the run's training checkpoint is published (meta and
+    state_dict only, sha-stamped name) and named in Weights and the table."""
+    import torch
+    ckpt = tmp_path / 'epoch_2.pth'
+    torch.save(dict(meta=dict(epoch=2), state_dict=dict(w=torch.ones(2)),
+                    optimizer=dict(state={})), ckpt)
+    stat = dict(mean=50.0, std=None, n=1)
+    bench = dict(
+        methods=[dict(method='ours', configs=['configs/csod/'
+                                              'drn_tiny_synthetic.py'],
+                      n=1, base_map50=stat, novel_map50=stat,
+                      corloc_novel=stat)],
+        runs=[dict(method='ours', seed=0, status='ok', checkpoint=str(ckpt))])
+    path = tree / 'table1.json'
+    path.write_text(json.dumps(bench))
+    zoo = tmp_path / 'zoo'
+    model_zoo.update(tree, path, publish_dir=zoo)
+    weights = _models(tree)['drn_tiny_synthetic']['Weights']
+    assert model_zoo.PUBLISHED.match(weights), weights
+    published = torch.load(zoo / weights, weights_only=True)
+    assert set(published) == {'meta', 'state_dict'}
+    assert torch.equal(published['state_dict']['w'], torch.ones(2))
+    assert weights in (tree / 'README.md').read_text()
+    # the same checkpoint publishes to the same name: nothing changes
+    assert model_zoo.update(tree, path, publish_dir=zoo) == []

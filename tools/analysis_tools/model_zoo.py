@@ -19,7 +19,8 @@ Usage::
     # write the benchmark's numbers into the metafiles and regenerate the
     # README's model-zoo table (between the model-zoo marker comments)
     python tools/analysis_tools/model_zoo.py \\
-        --benchmark work_dirs/benchmarks/table1/table1.json
+        --benchmark work_dirs/benchmarks/table1/table1.json \\
+        [--publish-dir work_dirs/benchmarks/table1/zoo]
 
     # regenerate the README table from the metafiles alone
     python tools/analysis_tools/model_zoo.py --readme-only
@@ -376,13 +377,33 @@ def _config(summary, run):
     return run.get('config')
 
 
-def _weights(run):
-    """The published file name of the first seed's checkpoint, if any."""
-    name = Path(str(run.get('checkpoint') or '')).name
-    return name if PUBLISHED.match(name) else None
+def _weights(run, stem=None, publish_dir=None, root=ROOT):
+    """The published file name of the first seed's checkpoint, if any.
+
+    With ``publish_dir``, a training checkpoint the run names is published
+    there first (tools/model_converters/publish_model.py: meta and
+    state_dict only, ``<config stem>-<sha256[:8]>.pth``).
+    """
+    checkpoint = str(run.get('checkpoint') or '')
+    name = Path(checkpoint).name
+    if PUBLISHED.match(name) or not (publish_dir and stem and checkpoint):
+        return name if PUBLISHED.match(name) else None
+    path = Path(checkpoint)
+    path = path if path.is_absolute() else Path(root) / path
+    if not path.is_file():
+        print(f'{stem}: checkpoint {path} not found, not published',
+              file=sys.stderr)
+        return None
+    sys.path.insert(0, str(ROOT / 'tools' / 'model_converters'))
+    try:
+        from publish_model import publish
+    finally:
+        sys.path.pop(0)
+    out = publish(str(path), str(Path(publish_dir) / f'{stem}.pth'))
+    return Path(out).name
 
 
-def benchmark_entries(bench, source):
+def benchmark_entries(bench, source, publish_dir=None, root=ROOT):
     """``{config stem: update}`` from a benchmark json (already loaded)."""
     entries = {}
     for method, summary in _methods(bench, source):
@@ -391,10 +412,11 @@ def benchmark_entries(bench, source):
         result = _benchmark_result(bench, summary, source)
         if not config or result is None:
             continue
-        entries[Path(config).stem] = dict(
+        stem = Path(config).stem
+        entries[stem] = dict(
             result=result,
             memory=_stat(summary.get('peak_mem_mib')),
-            weights=_weights(run),
+            weights=_weights(run, stem, publish_dir, root),
             pretrained=_is_pretrained(bench, summary, run))
     return entries
 
@@ -519,7 +541,7 @@ def read_benchmark(path):
     return bench
 
 
-def update(root=ROOT, benchmark=None, readme=None):
+def update(root=ROOT, benchmark=None, readme=None, publish_dir=None):
     """Fill in a benchmark (optional) and regenerate the README table.
 
     Returns the paths that changed.
@@ -531,7 +553,8 @@ def update(root=ROOT, benchmark=None, readme=None):
     metas = load_all(root)
     if benchmark is not None:
         bench = read_benchmark(benchmark)
-        entries = benchmark_entries(bench, _relative(benchmark, root))
+        entries = benchmark_entries(bench, _relative(benchmark, root),
+                                    publish_dir, root)
         for stem in apply_benchmark(metas, entries):
             print(
                 f'no metafile entry for benchmarked config {stem}',
@@ -558,6 +581,10 @@ def parse_args(argv=None):
         '--readme-only',
         action='store_true',
         help='regenerate the README table without a benchmark json')
+    parser.add_argument(
+        '--publish-dir',
+        help='publish the first seed\'s checkpoint of every benchmarked '
+        'model here; the Download column names the published files')
     parser.add_argument('--root', default=str(ROOT), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -577,7 +604,7 @@ def main(argv=None):
         if not benchmark.is_absolute():
             benchmark = root / benchmark
     try:
-        changed = update(root, benchmark)
+        changed = update(root, benchmark, publish_dir=args.publish_dir)
     except MetafileError as err:
         print(err, file=sys.stderr)
         return 1

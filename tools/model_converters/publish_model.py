@@ -14,6 +14,7 @@ allow-lists what this project's checkpoints need). A checkpoint written by
 plain mmengine must first go through ``upgrade_checkpoint.py``.
 """
 import argparse
+import io
 import hashlib
 import os
 import os.path as osp
@@ -142,7 +143,13 @@ def publish(in_file, out_file):
         dir=out_dir, prefix='.publish-', suffix='.pth.tmp')
     os.close(fd)
     try:
-        torch.save(published, tmp)
+        # through a buffer: torch.save names the zip records after the
+        # file it writes, and the temporary name would make the bytes (and
+        # the sha256 in the name) differ from one publication to the next
+        buffer = io.BytesIO()
+        torch.save(published, buffer)
+        with open(tmp, 'wb') as f:
+            f.write(buffer.getvalue())
         check_loads_without_allow_list(tmp)
         umask = os.umask(0)
         os.umask(umask)
