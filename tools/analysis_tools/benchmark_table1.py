@@ -1,7 +1,7 @@
 """The paper's Table 1 on the generated dataset, every method on CPU.
 
     python tools/analysis_tools/benchmark_table1.py
-        [--data-root data/synthetic_bench] [--num-train 600] [--num-val 200]
+        [--data-root data/synthetic_table1] [--num-train 480] [--num-val 200]
         [--data-seed 1] [--pretrained checkpoints/small_vgg_crops.pth]
         [--jobs 2] [--methods wsddn oicr ... ours full] [--seeds 3]
         [--out-dir work_dirs/benchmarks/table1] [--force]
@@ -14,7 +14,8 @@ Head, Ours w/o SCM and Ours, seed 0 for the others), in
 ``OUT_DIR/runs/<method>/seed<S>``; Finetune trains its two stages in turn,
 the second from the first's last checkpoint. tools/test.py then measures
 mAP at IoU 0.5 on the val images (all, base and novel classes:
-SplitVOCMetric) and CorLoc on the training images (CorLocMetric). Training
+SplitVOCMetric) and CorLoc on the first 240 training images (CorLocMetric,
+the WSOD convention of localising on the training set). Training
 time is the wall clock of the training process(es), peak memory their
 largest resident set (``ru_maxrss`` from ``os.wait4``); ``--jobs`` runs
 that many in parallel, each with cpu_count // jobs threads.
@@ -46,8 +47,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-NUM_TRAIN = 600
+NUM_TRAIN = 480
 NUM_VAL = 200
+# CorLoc is measured on the first CORLOC_IMAGES training images
+CORLOC_IMAGES = 240
 NUM_SEEDS = 3
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -106,6 +109,7 @@ test_dataloader = dict(
         ann_file='annotations/train.json',
         data_prefix=dict(img='train/'),
         proposal_file='proposals/ss_train.npz',
+        indices={num_images},
         test_mode=True))
 test_evaluator = [dict(type='CorLocMetric', iou_thr=0.5)]
 """
@@ -119,7 +123,7 @@ class RunError(RuntimeError):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--data-root', default='data/synthetic_bench')
+    parser.add_argument('--data-root', default='data/synthetic_table1')
     parser.add_argument(
         '--num-train',
         type=int,
@@ -302,7 +306,7 @@ def test(method, checkpoint, work_dir, args, seed, log_file, env):
     config = osp.join(REPO_ROOT, method.configs[-1])
     corloc_config = osp.join(work_dir, 'corloc_config.py')
     with open(corloc_config, 'w') as f:
-        f.write(CORLOC_CONFIG.format(base=config))
+        f.write(CORLOC_CONFIG.format(base=config, num_images=CORLOC_IMAGES))
     metrics = {}
     for name, cfg_file in (('val', config), ('corloc', corloc_config)):
         out = osp.join(work_dir, f'{name}_metrics.json')
