@@ -2,7 +2,9 @@
 distributed set-up on CPU."""
 import os
 import os.path as osp
+import subprocess
 import sys
+import time
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
@@ -32,6 +34,48 @@ def load_config(path: str, cfg_options=None, work_dir: str = None):
         cfg.work_dir = osp.join('work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def ensure_pretrained_backbone(cfg,
+                               wait_s: float = 3600,
+                               poll_s: float = 5) -> None:
+    """Make the crop-pretrained SmallVGG weights a config starts from.
+
+    The small configs' ``model.backbone.init_cfg`` loads
+    checkpoints/small_vgg_crops.pth (or ``CSOD_PRETRAINED``), this project's
+    analogue of the ImageNet weights mmdet downloads on first use. When the
+    file is missing, it is made once, like a download, by
+    tools/misc/pretrain_backbone.py (a few minutes on 2 cores) in the
+    process of rank 0; other ranks wait for it (the tool writes it
+    atomically). A missing local checkpoint of another backbone is an error
+    that names the file and the field.
+    """
+    backbone = cfg.model.get('backbone') or {}
+    init = backbone.get('init_cfg')
+    if not isinstance(init, dict) or init.get('type') != 'Pretrained':
+        return
+    path = init.get('checkpoint')
+    if not path or '://' in path or osp.isfile(path):
+        return
+    if backbone.get('type') != 'SmallVGG':
+        raise FileNotFoundError(
+            f'{path} (model.backbone.init_cfg.checkpoint) not found')
+    if int(os.environ.get('RANK', '0')) == 0:
+        print(f'{path} (model.backbone.init_cfg: the crop-pretrained '
+              'backbone) not found: making it once with '
+              'tools/misc/pretrain_backbone.py', flush=True)
+        subprocess.run([
+            sys.executable,
+            osp.join(REPO_ROOT, 'tools', 'misc', 'pretrain_backbone.py'),
+            '--out', path
+        ], check=True)
+        return
+    deadline = time.monotonic() + wait_s
+    while not osp.isfile(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'{path}: rank 0 did not make the pretrained '
+                               f'backbone within {wait_s:.0f} s')
+        time.sleep(poll_s)
 
 
 def build_runner(cfg):

@@ -5,8 +5,8 @@
 """
 import argparse
 
-from _bootstrap import (build_runner, load_config, set_local_rank,
-                        setup_cpu_distributed)
+from _bootstrap import (build_runner, ensure_pretrained_backbone, load_config,
+                        set_local_rank, setup_cpu_distributed)
 from mmengine.config import DictAction
 
 
@@ -65,6 +65,7 @@ def main(argv=None):
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    ensure_pretrained_backbone(cfg)
     runner = build_runner(cfg)
     runner.train()
     return runner
