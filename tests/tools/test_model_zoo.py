@@ -161,7 +161,8 @@ def test_update_writes_numbers_and_is_idempotent(tree):
 
     readme = (tree / 'README.md').read_text()
     assert 'stale' not in readme
-    assert ('| Ours | SmallVGG | Selective Search | 2 epochs | '
+    backbone = ours['Metadata']['Backbone']  # as the metafile has it
+    assert (f'| Ours | {backbone} | Selective Search | 2 epochs | '
             '96.3 \u00b1 0.4 | 12.0 \u00b1 1.5 | 30.1 \u00b1 2.0 | '
             '[drn_tiny_synthetic](configs/csod/drn_tiny_synthetic.py) | '
             '`ours-1a2b3c4d.pth` |') in readme
