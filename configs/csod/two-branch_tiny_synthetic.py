@@ -4,11 +4,7 @@ _base_ = './two-head_tiny_synthetic.py'
 model = dict(
     share_roi_features=False,
     roi_head=dict(
-        bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2),
-            out_channels=128,
-            featmap_strides=[8]),
+        bbox_roi_extractor={{_base_.small_vgg_roi_extractor}},
         bbox_head=dict(
             type='Shared2FCBBoxHead',
             in_channels=128,

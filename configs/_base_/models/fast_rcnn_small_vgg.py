@@ -1,30 +1,13 @@
 # Fast R-CNN on precomputed proposals with the small CPU backbone: the
 # detection head of the DRN on its own. num_classes is set by each config.
+_base_ = './small_vgg.py'
 model = dict(
     type='FastRCNN',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=8),
-    # crop-pretrained weights (tools/misc/pretrain_backbone.py), the
-    # analogue of the ImageNet VGG16 every WSOD/CSOD method starts from;
-    # the environment variable CSOD_PRETRAINED overrides the path
-    backbone=dict(
-        type='SmallVGG',
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='{{$CSOD_PRETRAINED:checkpoints/small_vgg_crops.pth}}',
-            prefix='backbone.')),
+    data_preprocessor={{_base_.small_vgg_data_preprocessor}},
+    backbone={{_base_.small_vgg_backbone}},
     roi_head=dict(
         type='StandardRoIHead',
-        bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            # RoIAlign has CPU and GPU kernels; mmcv's RoIPool is GPU only.
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2),
-            out_channels=128,
-            featmap_strides=[8]),
+        bbox_roi_extractor={{_base_.small_vgg_roi_extractor}},
         bbox_head=dict(
             type='Shared2FCBBoxHead',
             in_channels=128,
