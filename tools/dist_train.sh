@@ -17,20 +17,7 @@ CONFIG=$1
 NUM_PROCS=$2
 shift 2
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then
-        PYTHON=$ROOT/.venv/bin/python
-    else
-        PYTHON=python
-    fi
-fi
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# shellcheck source=tools/_launch_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_launch_env.sh"
 
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="${NNODES:-1}" \
-    --node_rank="${NODE_RANK:-0}" \
-    --master_addr="${MASTER_ADDR:-127.0.0.1}" \
-    --master_port="${PORT:-29500}" \
-    --nproc_per_node="$NUM_PROCS" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"
+torchrun_tool "$NUM_PROCS" train.py "$CONFIG" "$@"

@@ -25,15 +25,8 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 read -r -a EXTRA_SRUN_ARGS <<< "${SRUN_ARGS:-}"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then
-        PYTHON=$ROOT/.venv/bin/python
-    else
-        PYTHON=python
-    fi
-fi
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# shellcheck source=tools/_launch_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_launch_env.sh"
 
 exec srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
