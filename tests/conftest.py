@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
 
 import numpy as np
@@ -46,6 +47,41 @@ def _stand_in_pretrained_backbone() -> str:
 if os.environ.get('CSOD_TEST_PRETRAINED') != '1':
     # subprocesses (tools/train.py etc.) inherit it
     os.environ['CSOD_PRETRAINED'] = _stand_in_pretrained_backbone()
+
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def loader_options(root):
+    """``--cfg-options`` that point every dataloader at ``root``, loading in
+    the process (no workers)."""
+    opts = []
+    for loader in LOADERS:
+        opts += [
+            f'{loader}.dataset.data_root={root}', f'{loader}.num_workers=0',
+            f'{loader}.persistent_workers=False'
+        ]
+    return opts
+
+
+def use_data_root(cfg, root):
+    """The same on a loaded config."""
+    for loader in LOADERS:
+        cfg[loader].dataset.data_root = root
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
+    return cfg
+
+
+def run_tool(args):
+    """``python ARGS`` from the repository root; fails the test, with the
+    output's tail, on a non-zero exit; returns stdout + stderr."""
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
 
 CLASSES = ('cat', 'dog', 'horse', 'person')
 BASE = ('cat', 'dog')

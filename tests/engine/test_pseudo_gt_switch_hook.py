@@ -2,7 +2,7 @@
 import os.path as osp
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, use_data_root
 from mmdet.registry import HOOKS
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -25,10 +25,7 @@ def _cfg(root, work_dir, epochs):
     cfg.work_dir = work_dir
     cfg.train_cfg.max_epochs = epochs
     cfg.train_cfg.val_interval = 100
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
+    use_data_root(cfg, root)
     cfg.train_dataloader.dataset.indices = 4
     cfg.train_dataloader.batch_size = 2
     cfg.custom_hooks = [

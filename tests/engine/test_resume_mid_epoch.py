@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, loader_options
 from mmengine.dataset import DefaultSampler
 from torch.utils.data import DataLoader, Dataset
 
@@ -71,11 +71,7 @@ def _options(root):
         'default_hooks.checkpoint.max_keep_ckpts=-1', 'randomness.seed=0',
         'custom_imports.imports=[mmdet_csod,_iter_trace_hook]'
     ]
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [
-            f'{loader}.dataset.data_root={root}', f'{loader}.num_workers=0',
-            f'{loader}.persistent_workers=False'
-        ]
+    opts += loader_options(root)
     return opts
 
 

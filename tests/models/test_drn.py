@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, use_data_root
 from mmdet.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.structures import InstanceData
 from mmengine.runner import set_random_seed
+from mmengine.structures import InstanceData
 
 CSOD = osp.join(REPO_ROOT, 'configs', 'csod')
 NOVEL = {5, 6, 7, 8, 9}
@@ -21,10 +21,7 @@ NOVEL = {5, 6, 7, 8, 9}
 
 def _cfg(name, root):
     cfg = Config.fromfile(osp.join(CSOD, name + '.py'))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
+    use_data_root(cfg, root)
     return cfg
 
 

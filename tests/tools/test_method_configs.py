@@ -2,11 +2,9 @@
 tools/test.py on a freshly generated dataset (a smoke run per method)."""
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import loader_options, run_tool
 
 METHODS = [
     'wsod/wsddn_small-vgg_synthetic.py',
@@ -29,28 +27,15 @@ def _options(root, extra=()):
         'val_dataloader.dataset.indices=3',
         'test_dataloader.dataset.indices=3', *extra
     ]
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [
-            f'{loader}.dataset.data_root={root}', f'{loader}.num_workers=0',
-            f'{loader}.persistent_workers=False'
-        ]
+    opts += loader_options(root)
     return opts
-
-
-def _run(args):
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize('config', METHODS)
 def test_method_trains_and_tests(config, synthetic_root, tmp_path):
     path = osp.join('configs', config)
     work = str(tmp_path)
-    log = _run([
+    log = run_tool([
         'tools/train.py', path, '--work-dir', work, '--cfg-options',
         *_options(synthetic_root)
     ])
@@ -59,7 +44,7 @@ def test_method_trains_and_tests(config, synthetic_root, tmp_path):
     runs = [[]] + ([['--tta']] if config in TTA else [])
     for extra in runs:
         out = osp.join(work, f'metrics{len(extra)}.json')
-        _run([
+        run_tool([
             'tools/test.py', path, ckpt, '--work-dir', work, '--metrics-out',
             out, *extra, '--cfg-options', *_options(synthetic_root)
         ])

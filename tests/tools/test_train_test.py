@@ -2,13 +2,11 @@
 import glob
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import mmdet
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import loader_options, run_tool
 
 CONFIG = 'configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py'
 
@@ -18,27 +16,14 @@ def _options(root, epochs):
         f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=100',
         'default_hooks.logger.interval=2', 'train_dataloader.dataset.indices=8'
     ]
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [
-            f'{loader}.dataset.data_root={root}', f'{loader}.num_workers=0',
-            f'{loader}.persistent_workers=False'
-        ]
+    opts += loader_options(root)
     return opts
-
-
-def _run(args):
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope='module')
 def trained(synthetic_root, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('work'))
-    _run([
+    run_tool([
         'tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
         *_options(synthetic_root, 1)
     ])
@@ -57,7 +42,7 @@ def test_train_writes_a_safe_loading_checkpoint(trained):
 
 
 def test_resume_continues_from_the_checkpoint(trained, synthetic_root):
-    log = _run([
+    log = run_tool([
         'tools/train.py', CONFIG, '--work-dir', trained, '--resume',
         '--cfg-options', *_options(synthetic_root, 2)
     ])
@@ -71,7 +56,7 @@ def test_resume_continues_from_the_checkpoint(trained, synthetic_root):
 
 def test_test_reports_base_and_novel_map(trained, synthetic_root):
     out = osp.join(trained, 'metrics.json')
-    _run([
+    run_tool([
         'tools/test.py', CONFIG,
         osp.join(trained, 'epoch_1.pth'), '--work-dir', trained,
         '--metrics-out', out, '--cfg-options', *_options(synthetic_root, 1)
@@ -86,7 +71,7 @@ def test_mmdet_installed_train_tool_runs_project_config(
         synthetic_root, tmp_path):
     tool = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
     assert osp.isfile(tool)
-    _run([
+    run_tool([
         tool, CONFIG, '--work-dir',
         str(tmp_path), '--cfg-options', *_options(synthetic_root, 1)
     ])
