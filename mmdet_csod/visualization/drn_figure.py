@@ -17,7 +17,7 @@ One row of panels per image, all in original image pixels:
 :func:`drn_outputs` runs the model on one dataset item,
 :func:`draw_drn_figure` draws the row. No window is opened.
 """
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import cv2
 import mmcv
@@ -58,81 +58,42 @@ def drn_outputs(model,
     """
     batch = model.data_preprocessor(pseudo_collate([data]), False)
     inputs, samples = batch['inputs'], batch['data_samples']
-    sample = samples[0]
-    meta = sample.metainfo
-    img_shape = meta['img_shape'][:2]
-    sf = meta.get('scale_factor', (1., 1.))
-    to_ori = inputs.new_tensor([sf[0], sf[1], sf[0], sf[1]])
-
-    x = model.extract_feat(inputs)
-    rpn = model._proposals_for_test(x, samples)
-    proposals, _, outs = model.rec_head._forward_proposals(x, rpn)
-    proposals = proposals[0]
-    scores = model.rec_head.bbox_head.proposal_scores(outs)
-
-    rec_col = {g: i for i, g in enumerate(model.rec_label_map)}
-    present = torch.nonzero(sample.image_labels > 0).flatten().tolist()
-    rec_labels = [g for g in present if g in rec_col]
-    novel = [g for g in rec_labels if g in model.novel_labels]
-
-    def top_boxes(labels: List[int]) -> InstanceData:
-        if not labels or not len(proposals):
-            return _empty(inputs)
-        cols = [rec_col[g] for g in labels]
-        best = scores[:, cols].argmax(0)
-        return InstanceData(
-            bboxes=proposals[best] / to_ori,
-            labels=torch.tensor(labels, dtype=torch.long),
-            scores=scores[best, cols])
-
-    rec = top_boxes(rec_labels)
-    has_scm = model.scm is not None
-    if has_scm and novel:
-        queries = torch.tensor([(0, rec_col[g]) for g in novel],
-                               dtype=torch.long)
-        res = model.scm.predict([proposals], [scores], queries, [img_shape])
-        pseudo = InstanceData(
-            bboxes=res.bboxes / to_ori,
-            labels=torch.tensor(novel, dtype=torch.long),
-            scores=res.scores,
-            from_fallback=res.from_fallback)
-    else:
-        pseudo = top_boxes(novel)
+    meta = samples[0].metainfo
+    stages = model.predict_stages(
+        inputs, samples, rescale=True, with_heatmaps=True)[0]
+    novel = set(model.novel_labels)
+    pseudo = stages['pseudo']
+    if model.pseudo_gt == 'none':
+        # no pseudo boxes: show what the recognition head would give
+        rec = stages['rec']
+        pseudo = rec[torch.isin(rec.labels, rec.labels.new_tensor(
+            sorted(novel)))]
         pseudo.from_fallback = torch.zeros(len(pseudo), dtype=torch.bool)
-
     heatmap = heatmap_box = None
-    if heatmap_class is None and novel:
-        heatmap_class = novel[0]
-    if has_scm and heatmap_class is not None and heatmap_class in rec_col:
-        query = torch.tensor([[0, rec_col[heatmap_class]]])
-        maps, sizes = model.scm.heatmaps([proposals], [scores], query,
-                                         [img_shape])
-        modes = list(model.scm.modes)
-        channel = modes.index('max') if 'max' in modes else 0
-        h, w = sizes[0]
-        heatmap = _heatmap_to_image(maps[0, channel, :h, :w].float().numpy(),
-                                    model.scm.heatmap_stride, img_shape,
-                                    meta['ori_shape'][:2])
-        box = model.scm.predict([proposals], [scores], query,
-                                [img_shape]).bboxes[0]
-        heatmap_box = box / to_ori
-
-    sample = model.predict(inputs, samples, rescale=True)[0]
+    scm = stages['scm']
+    if heatmap_class is None:
+        present = [g for g in stages['rec'].labels.tolist() if g in novel]
+        heatmap_class = present[0] if present else None
+    if scm is not None and heatmap_class is not None:
+        rows = torch.nonzero(scm.labels == heatmap_class).flatten()
+        if len(rows):
+            k = int(rows[0])
+            modes = list(model.scm.modes)
+            channel = modes.index('max') if 'max' in modes else 0
+            h, w = model.scm.heatmap_size(meta['img_shape'][:2])
+            heatmap = _heatmap_to_image(
+                stages['heatmaps'][k, channel, :h, :w].float().cpu().numpy(),
+                stages['heatmap_stride'], meta['img_shape'][:2],
+                meta['ori_shape'][:2])
+            heatmap_box = scm.bboxes[k]
     return dict(
-        sample=sample,
-        rec=rec,
+        sample=samples[0],
+        rec=stages['rec'],
         pseudo=pseudo,
         heatmap=heatmap,
         heatmap_label=heatmap_class,
         heatmap_box=heatmap_box,
-        has_scm=has_scm)
-
-
-def _empty(like: torch.Tensor) -> InstanceData:
-    return InstanceData(
-        bboxes=like.new_zeros((0, 4)).float(),
-        labels=torch.zeros((0, ), dtype=torch.long),
-        scores=like.new_zeros((0, )).float())
+        has_scm=scm is not None)
 
 
 def _heatmap_to_image(heatmap: np.ndarray, stride: float,

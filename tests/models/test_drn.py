@@ -60,10 +60,9 @@ def test_pseudo_boxes_one_per_novel_class_present(synthetic_root):
     model, batch = _model_and_batch(cfg)
     data = model.data_preprocessor(batch, True)
     x = model.extract_feat(data['inputs'])
-    props, _, outs = model.rec_head._forward_proposals(
+    rec = model.rec_head.forward_rois(
         x, [s.proposals for s in data['data_samples']])
-    scores = model.rec_head.bbox_head.proposal_scores(outs).split(
-        [len(p) for p in props])
+    props, scores = rec.proposals, rec.scores
     labels = torch.stack([s.image_labels for s in data['data_samples']])
     shapes = [s.img_shape for s in data['data_samples']]
     pseudo = model.pseudo_boxes(props, [s.detach() for s in scores], labels,
@@ -170,7 +169,7 @@ def test_detection_head_reuses_recognition_features(synthetic_root):
     x = model.extract_feat(data['inputs'])
     samples = data['data_samples']
     rpn = [s.proposals for s in samples]
-    _, feats, _ = model.rec_head._forward_proposals(x, rpn)
+    feats = model.rec_head.forward_rois(x, rpn).feats
     feats = feats.split([len(r) for r in rpn])
     runs = []
     for reuse in (False, True):

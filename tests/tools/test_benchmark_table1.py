@@ -1,10 +1,11 @@
-"""tools/analysis_tools/benchmark_table1.py: a two-method, two-seed run of
-a couple of iterations each, its reuse on a second call, and the
-aggregation and table helpers on hand-made figures."""
+"""tools/analysis_tools/benchmark_table1.py (+ table1_runs/_report.py): a
+tiny two-method, two-seed run and its reuse; on hand-made records and faked
+tools the aggregation, markdown, diagnostics, job order, published copy."""
 import importlib.util
 import json
 import os
 import os.path as osp
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,8 @@ TOOL = 'tools/analysis_tools/benchmark_table1.py'
 HEADER = ('| Method | Supervision | base mAP50 | novel mAP50 | '
           'novel CorLoc (train) | train time (min) | peak mem (MiB) | '
           'seeds |')
+BASE = ['cart', 'bottle', 'sign', 'house', 'kite']
+NOVEL = ['person', 'horse', 'lamp', 'fish', 'tree']
 
 
 def _tool():
@@ -76,7 +79,7 @@ def test_failed_run_is_a_record_naming_method_seed_and_log(
     def fail(args, log_file, env):
         raise tool.RunError(f'{args[0]} exited with 1')
 
-    monkeypatch.setattr(tool, 'run_tool', fail)
+    monkeypatch.setattr(tool.table1_runs, 'run_tool', fail)
     args = tool.parse_args(['--out-dir', str(tmp_path)])
     ours = next(m for m in tool.METHODS if m.name == 'ours')
     record = tool.run_one(ours, 1, args, 1, '[1/1]')
@@ -99,8 +102,10 @@ def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
         '--data-root', synthetic_root, '--pretrained',
         _pretrained(tmp_path / 'backbone.pth'), '--methods', 'oicr', 'ours',
         '--seeds', '2', '--jobs', '2', '--out-dir',
-        str(out_dir), '--cfg-options', *opts
+        str(out_dir), '--publish-dir', '', '--diag-images', '4',
+        '--cfg-options', *opts
     ]
+    diag = osp.isfile(osp.join(REPO_ROOT, tool.DIAG_TOOL))
     tool.main(argv)
     with open(out_dir / 'table1.json') as f:
         summary = json.load(f)
@@ -115,6 +120,16 @@ def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
             assert 0.0 <= run[key] <= 100.0, (key, run)
         assert 0.0 < run['train_time_min'] < 10.0
         assert 100.0 < run['peak_mem_mib'] < 64 * 1024
+        ap = {**run['base_ap50_per_class'], **run['novel_ap50_per_class']}
+        assert list(ap) == BASE + NOVEL, run
+        assert all(0.0 <= v <= 100.0 for v in ap.values()), run
+        if run['method'] == 'ours' and diag:  # the real tool's contract
+            assert run['diagnostics'].endswith('diagnostics.json'), run
+            assert set(run['stages']) <= {'rec', 'scm', 'pseudo', 'det'}
+        else:
+            assert run['stages'] is None and run['diagnostics'] == (
+                'not a DRN model' if run['method'] == 'oicr' else
+                f'skipped: no {tool.DIAG_TOOL}')
     for agg in summary['methods']:
         assert agg['n'] == 2 and agg['failed'] == []
         values = [
@@ -130,6 +145,8 @@ def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
     assert table[2].startswith('| OICR | weak | ')
     assert table[3].startswith('| Ours | cross | ')
     assert table[2].endswith(' | 2 |') and ' ± ' in table[2]
+    assert '## Novel AP50 per class (val, mean ± std over seeds)' in table
+    assert summary['wall_time_min'] > 0
 
     logs = [r['log'] for r in runs]
     mtimes = [os.stat(p).st_mtime_ns for p in logs]
@@ -140,3 +157,294 @@ def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
     assert all(r['reused'] for r in again['runs'])
     assert again['methods'] == summary['methods']
     assert 'table1.md' in capsys.readouterr().out
+
+
+def _method(tool, name):
+    return next(m for m in tool.METHODS if m.name == name)
+
+
+def _ok(method, seed, novel, stages=None, **figures):
+    """A successful run record with novel AP50 per class ``novel``."""
+    values = [v for v in novel.values() if v is not None]
+    mean = sum(values) / len(values) if values else None
+    return dict(method=method, seed=seed, status='ok', novel_map50=mean,
+                novel_ap50_per_class=novel, base_ap50_per_class=dict(
+                    cart=50.0), stages=stages, **figures)
+
+
+def test_per_class_ap_lowest_novel_and_their_markdown():
+    tool = _tool()
+    ours = [
+        _ok('ours', 0, dict(person=40.0, horse=35.0)),
+        _ok('ours', 1, dict(person=60.0, horse=25.0)),
+        _ok('ours', 2, dict(person=50.0, horse=None)),
+        dict(method='ours', seed=3, status='failed', error='boom'),
+    ]
+    pcl = [_ok('pcl', 0, dict(person=10.0, horse=5.0))]
+    aggs = [
+        tool.aggregate(_method(tool, 'pcl'), pcl),
+        tool.aggregate(_method(tool, 'ours'), ours)
+    ]
+    agg = aggs[1]
+    stats = agg['novel_ap50_per_class']
+    assert list(stats) == ['person', 'horse']
+    assert stats['person'] == dict(mean=50.0, std=pytest.approx(10.0), n=3)
+    assert stats['horse'] == dict(mean=30.0, std=pytest.approx(50**.5), n=2)
+    assert agg['base_ap50_per_class'] == dict(
+        cart=dict(mean=50.0, std=0.0, n=3))
+    assert agg['min_novel_ap50'] == 25.0
+    assert agg['min_novel_ap50_at'] == {'class': 'horse', 'seed': 1}
+    assert agg['multi_seed'] is True and agg['stages'] == {}
+    none = tool.aggregate(_method(tool, 'full'), ours[3:])
+    assert none['min_novel_ap50'] is none['min_novel_ap50_at'] is None
+
+    assert tool.table1_report.per_class_table(aggs).splitlines() == [
+        '| Method | person | horse | lowest (class, seed) |',
+        '| --- | --- | --- | --- |',
+        '| PCL | 10.0 | 5.0 | 5.0 (horse, seed 0) |',
+        '| Ours | 50.0 ± 10.0 | 30.0 ± 7.1 | 25.0 (horse, seed 1) |',
+    ]
+    # only the multi-seed rows, each seed; below 30 in bold
+    seeds = tool.table1_report.per_seed_table(aggs, pcl + ours)
+    assert seeds.splitlines() == [
+        '| Method | seed | person | horse | novel mAP50 |',
+        '| --- | --- | --- | --- | --- |',
+        '| Ours | 0 | 40.0 | 35.0 | 37.5 |',
+        '| Ours | 1 | 60.0 | **25.0** | 42.5 |',
+        '| Ours | 2 | 50.0 | - | 50.0 |',
+        '| Ours | 3 | failed | failed | failed |',
+    ]
+    md = tool.markdown_report(aggs, pcl + ours, wall_time_min=51.25)
+    assert md.startswith(tool.markdown_table(aggs))
+    assert '\n## Novel AP50 per class (val, mean ± std over seeds)\n' in md
+    assert '\n## Novel AP50 per class, per seed (bold: below 30)\n' in md
+    assert 'No stage diagnostics' in md
+    assert md.endswith('Wall time of the benchmark: 51.2 min.\n')
+
+
+def _stages(rec_all, scm_free=None, fallback=None):
+    scm = dict(free=dict(corloc=scm_free)) if scm_free is not None else {}
+    if fallback is not None:
+        scm['all'] = dict(fallback=fallback)
+    return dict(
+        rec=dict(
+            novel=dict(
+                all=dict(corloc=rec_all, mean_iou=50.0, count=10),
+                touching=dict(corloc=rec_all - 10, count=4)),
+            base=dict(all=dict(corloc=90.0))),
+        scm=dict(novel=scm))
+
+
+def test_stage_figures_aggregated_and_tabled():
+    tool = _tool()
+    runs = [  # the last without diagnostics
+        _ok('ours', s, dict(person=40.0), stages)
+        for s, stages in enumerate([_stages(40.0, 30.0, 20.0),
+                                    _stages(60.0), None])
+    ]
+    stages = tool.aggregate(_method(tool, 'ours'), runs)['stages']
+    rec = stages['rec']['novel']
+    assert rec['all']['corloc'] == dict(
+        mean=50, std=pytest.approx(200**.5), n=2)
+    assert rec['touching']['corloc']['mean'] == 40.0
+    assert stages['rec']['base']['all']['corloc']['n'] == 2
+    assert stages['scm']['novel'] == dict(
+        free=dict(corloc=dict(mean=30.0, std=None, n=1)),
+        all=dict(fallback=dict(mean=20.0, std=None, n=1)))
+    aggs = [
+        tool.aggregate(_method(tool, 'oicr'), [_ok('oicr', 0, {})]),
+        tool.aggregate(_method(tool, 'ours'), runs)
+    ]
+    lines = tool.table1_report.stages_table(aggs).splitlines()
+    assert lines == [
+        '| Method | rec CorLoc | SCM CorLoc | SCM fallback % | '
+        'pseudo CorLoc | det CorLoc |', '|' + ' --- |' * 6,
+        '| Ours | 50.0 / 40.0 / - | - / - / 30.0 | 20.0 / - / - | '
+        '- / - / - | - / - / - |'
+    ]
+    md = tool.markdown_report(aggs, runs)
+    assert ('\n## Where the chain loses (novel classes, train images)\n\n' +
+            '\n'.join(lines)) in md
+
+
+def test_per_class_ap_split_from_the_resolved_config():
+    runs = _tool().table1_runs
+    metrics = {f'pascal_voc/AP50_{c}': i / 10
+               for i, c in enumerate(BASE + NOVEL)}
+    metrics.update({'pascal_voc/mAP': 0.5, 'pascal_voc/novel_mAP': 0.3})
+    metrics['pascal_voc/AP50_tree'] = float('nan')
+    cfg = runs.load_config(
+        osp.join(REPO_ROOT, 'configs/csod/drn_tiny_synthetic.py'))
+    base, novel = runs.per_class_ap(metrics, cfg)
+    assert list(base) == BASE and list(novel) == NOVEL
+    assert novel['person'] == pytest.approx(50.0) and novel['tree'] is None
+    assert base['cart'] == 0.0
+    # a split of its own (a wrapped dataset); no split: all base
+    meta = dict(classes=BASE + NOVEL, base_classes=NOVEL, novel_classes=[
+        'cart'])
+    wrapped = dict(val_dataloader=dict(dataset=dict(dataset=dict(
+        metainfo=meta))))
+    base, novel = runs.per_class_ap(metrics, wrapped)
+    assert list(base) == NOVEL and novel == dict(cart=0.0)
+    base, novel = runs.per_class_ap(metrics, None)
+    assert list(base) == BASE + NOVEL and novel == {}
+    figures = runs.figures_of(dict(val=metrics, corloc={}), cfg)
+    assert figures['map50'] == 50.0 and figures['corloc_novel'] is None
+
+
+def _fake_tools(tool, calls, stages):
+    """run_tool writing what train.py, test.py and diagnose_drn.py would
+    (the last fails when ``stages`` is None), recording the commands."""
+
+    def fake(args, log_file, env):
+        calls.append(list(args))
+        opt = {k: v for k, v in zip(args, args[1:]) if k.startswith('--')}
+        if args[0] == 'tools/train.py':
+            ckpt = osp.join(opt['--work-dir'], 'epoch_1.pth')
+            open(ckpt, 'w').close()
+            Path(opt['--work-dir'], 'last_checkpoint').write_text(ckpt)
+        elif args[0] == 'tools/test.py':
+            metrics = {f'pascal_voc/AP50_{c}': 0.5 for c in BASE + NOVEL}
+            metrics['pascal_voc/novel_mAP'] = 0.5
+            Path(opt['--metrics-out']).write_text(json.dumps(metrics))
+        elif stages is None:
+            raise tool.RunError(f'{args[0]} exited with 1')
+        else:
+            Path(opt['--out']).write_text(json.dumps(dict(stages=stages)))
+        return 1.0, 500.0
+
+    return fake
+
+
+def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
+    tool, calls, stages = _tool(), [], _stages(40.0)
+    runs = tool.table1_runs
+    monkeypatch.setattr(runs, 'run_tool', _fake_tools(tool, calls, stages))
+    monkeypatch.setattr(runs, 'diag_tool_exists', lambda: True)
+    args = tool.parse_args(['--out-dir', str(tmp_path)])
+    ours = _method(tool, 'ours')
+    record = tool.run_one(ours, 0, args, 1, '[1/1]')
+    work_dir = osp.join(str(tmp_path), 'runs', 'ours', 'seed0')
+    assert record['status'] == 'ok' and record['stages'] == stages, record
+    assert record['diagnostics'] == osp.join(work_dir, 'diagnostics.json')
+    assert record['novel_ap50_per_class'] == dict.fromkeys(NOVEL, 50.0)
+    assert len(calls) == 4 and calls[-1] == [
+        tool.DIAG_TOOL,
+        osp.join(REPO_ROOT, 'configs/csod/drn_tiny_synthetic.py'),
+        osp.join(work_dir, 'epoch_1.pth'), '--split', 'train',
+        '--num-images', '240', '--out',
+        osp.join(work_dir, 'diagnostics.json')
+    ]
+    assert json.loads(
+        open(osp.join(work_dir, 'result.json')).read())['stages'] == stages
+
+    calls.clear()  # a weak method: no diagnostics
+    record = tool.run_one(_method(tool, 'oicr'), 0, args, 1, '[1/1]')
+    assert (record['stages'], record['diagnostics']) == (None,
+                                                         'not a DRN model')
+    assert [c[0] for c in calls] == ['tools/train.py'] + ['tools/test.py'] * 2
+
+    # the tool missing: a note; it runs on reuse once it exists
+    monkeypatch.setattr(runs, 'diag_tool_exists', lambda: False)
+    record = tool.run_one(ours, 1, args, 1, '[1/1]')
+    assert record['status'] == 'ok' and record['stages'] is None
+    assert record['diagnostics'] == f'skipped: no {tool.DIAG_TOOL}'
+    monkeypatch.setattr(runs, 'diag_tool_exists', lambda: True)
+    calls.clear()
+    record = tool.run_one(ours, 1, args, 1, '[1/1]')
+    assert record['reused'] and record['stages'] == stages
+    assert [c[0] for c in calls] == [tool.DIAG_TOOL]
+
+    # the tool failing: the run stands without stages
+    monkeypatch.setattr(runs, 'run_tool', _fake_tools(tool, calls, None))
+    record = tool.run_one(ours, 2, args, 1, '[1/1]')
+    assert record['status'] == 'ok' and record['stages'] is None
+    assert record['diagnostics'] == f'failed: {tool.DIAG_TOOL} exited with 1'
+
+
+def test_longest_jobs_submitted_first(tmp_path, monkeypatch):
+    tool = _tool()
+    submitted = []
+
+    def fake_run_one(method, seed, args, threads, tag):
+        submitted.append((method.name, seed, tag))
+        return dict(method=method.name, seed=seed, status='ok')
+
+    monkeypatch.setattr(tool.table1_runs, 'run_one', fake_run_one)
+    methods = [_method(tool, n) for n in ('oicr', 'finetune', 'ours', 'full')]
+    args = tool.parse_args(
+        ['--out-dir', str(tmp_path), '--jobs', '1', '--seeds', '2'])
+    plan = [('oicr', 0), ('oicr', 1), ('finetune', 0), ('ours', 0),
+            ('ours', 1), ('full', 0)]
+    records = tool.run_all(args, methods)  # no prior: the stages count
+    assert [(r['method'], r['seed']) for r in records] == plan
+    assert submitted[0] == ('finetune', 0, '[1/6]')
+    assert [s[:2] for s in submitted[1:]] == plan[:2] + plan[3:]
+    # the last benchmark's times (finetune: 2 stages of their mean); a
+    # reused run costs nothing
+    bench = tmp_path / 'table1.json'
+    times = [('oicr', 3.0), ('ours', 5.0), ('ours', 6.0), ('full', 1.0)]
+    runs = [dict(method=m, train_time_min=t) for m, t in times]
+    bench.write_text(json.dumps(dict(runs=runs)))
+    prior = tool.prior_minutes([str(tmp_path / 'missing.json'), str(bench)])
+    assert prior == dict(oicr=3.0, ours=5.5, full=1.0)
+    os.makedirs(tmp_path / 'runs' / 'ours' / 'seed1')
+    (tmp_path / 'runs' / 'ours' / 'seed1' / 'result.json').write_text('{}')
+    submitted.clear()
+    tool.run_all(args, methods, prior)
+    assert [s[:2] for s in submitted] == [plan[i] for i in (2, 3, 0, 1, 5, 4)]
+
+
+def _main_with_fake_runs(tool, tmp_path, monkeypatch, *extra):
+    pretrained = tmp_path / 'backbone.pth'
+    pretrained.write_bytes(b'weights')
+    runs = [_ok('oicr', s, dict(person=20.0 + s, horse=40.0)) for s in
+            range(3)] + [_ok('ours', 0, dict(person=50.0), _stages(40.0))]
+    monkeypatch.setattr(tool, 'prepare_inputs', lambda args: dict(seed=1))
+    monkeypatch.setattr(tool, 'run_all', lambda args, methods, prior: runs)
+    return tool.main(['--pretrained', str(pretrained), '--methods', 'oicr',
+                      'ours', '--out-dir', str(tmp_path / 'out'), *extra])
+
+
+def test_published_copy_and_json_layout(tmp_path, monkeypatch, capsys):
+    tool = _tool()
+    assert tool.METHODS[tool.METHOD_NAMES.index('ours') + 1] == tool.Method(
+        'ours-plus', 'Ours+ (beyond the paper)', 'cross',
+        ['configs/csod/drn-plus_tiny_synthetic.py'], True)  # with seeds
+    assert tool.parse_args([]).publish_dir == osp.join(REPO_ROOT, 'benchmarks')
+    publish = tmp_path / 'benchmarks'
+    _main_with_fake_runs(tool, tmp_path, monkeypatch, '--publish-dir',
+                         str(publish))
+    for name in ('table1.json', 'table1.md'):
+        assert (publish / name).read_text() == (tmp_path / 'out' /
+                                                name).read_text()
+    data = json.loads((publish / 'table1.json').read_text())
+    assert {
+        'command', 'date', 'git_commit', 'wall_time_min', 'data_root',
+        'data_seed', 'data', 'pretrained', 'pretrained_sha256', 'units',
+        'methods', 'runs'
+    } <= set(data)
+    assert data['pretrained_sha256'] and 0 <= data['wall_time_min'] < 1
+    oicr, ours = data['methods']
+    assert oicr['method'] == 'oicr' and oicr['n'] == 3
+    assert oicr['novel_ap50_per_class']['person']['mean'] == 21.0
+    assert oicr['min_novel_ap50'] == 20.0
+    assert ours['stages']['rec']['novel']['all']['corloc']['mean'] == 40.0
+    md = (publish / 'table1.md').read_text()
+    assert md.splitlines()[0] == HEADER
+    assert '| OICR | 0 | **20.0** | 40.0 | 30.0 |' in md
+    assert '| Ours | 40.0 / 30.0 / - |' in md
+    out = capsys.readouterr().out
+    assert str(publish / 'table1.md') in out and 'wall time ' in out
+
+    # model_zoo reads the published json as it read the old one
+    from analysis_tools import model_zoo
+    entries = model_zoo.benchmark_entries(data, 'table1.json')
+    assert entries['oicr_small-vgg_synthetic']['result']['Seeds'] == 3
+
+    for path in (publish, tmp_path / 'out'):  # --publish-dir '': none
+        for name in ('table1.json', 'table1.md'):
+            os.remove(path / name)
+    _main_with_fake_runs(tool, tmp_path, monkeypatch, '--publish-dir', '')
+    assert sorted(os.listdir(tmp_path / 'out')) == ['table1.json', 'table1.md']
+    assert os.listdir(publish) == []

@@ -6,14 +6,14 @@ import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import (BaseBoxes, bbox2roi, get_box_tensor,
-                                   scale_boxes)
+from mmdet.structures.bbox import BaseBoxes, get_box_tensor
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ...datasets.csod_coco import complete_class_split
 from ..roi_heads.mil_roi_head import image_labels_of
+from .drn_stages import DRNStagesMixin
 
 PSEUDO_GT_SOURCES = ('none', 'rec', 'scm')
 REC_CLASSES = ('all', 'novel')
@@ -21,7 +21,7 @@ NOVEL_FROM = ('det', 'rec')
 
 
 @MODELS.register_module()
-class DRN(TwoStageDetector):
+class DRN(DRNStagesMixin, TwoStageDetector):
     """Detection-Recognition Network: recognition head -> SCM -> detection.
 
     One backbone; RoI features of the proposals (RoI pooling + two fc
@@ -74,6 +74,11 @@ class DRN(TwoStageDetector):
         novel_from (str): 'det' or 'rec' at inference.
         loss_weights (dict): ``rec``, ``det``, ``scm``, ``rpn``.
         pseudo_gt_enabled (bool): Initial state of the warm-up switch.
+        unlabelled_topk (int, optional): With a value, the ``k`` proposals
+            the recognition head scores highest for each novel class present
+            in the image are never background for the detection head (see
+            :meth:`unlabelled_proposals`); None: every proposal away from
+            the boxes can be background, as in the paper.
         train_cfg (dict): ``rpn``, ``rpn_proposal``, ``rcnn`` as in mmdet.
         test_cfg (dict): ``rpn``, ``rcnn`` (detection head) and ``rec``
             (recognition head NMS, used when ``novel_from='rec'``).
@@ -93,6 +98,7 @@ class DRN(TwoStageDetector):
                  novel_from: str = 'det',
                  loss_weights: dict = dict(rec=1.0, det=10.0, scm=10.0),
                  pseudo_gt_enabled: bool = True,
+                 unlabelled_topk: Optional[int] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -151,54 +157,101 @@ class DRN(TwoStageDetector):
         self.loss_weights = dict(rec=1.0, det=10.0, scm=10.0, rpn=1.0)
         self.loss_weights.update(loss_weights)
         self.pseudo_gt_enabled = pseudo_gt_enabled
+        if unlabelled_topk is not None and (
+                isinstance(unlabelled_topk, bool)
+                or not isinstance(unlabelled_topk, int)
+                or unlabelled_topk < 1):
+            raise ValueError(f'unlabelled_topk must be >= 1, got '
+                             f'{unlabelled_topk}')
+        self.unlabelled_topk = unlabelled_topk
 
     # ------------------------------------------------------------ training
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """rec_*, scm_*, det_* (and rpn_*) losses of a batch."""
+        """rec_*, scm_*, det_* (and rpn_*) losses of a batch.
+
+        The step, as public calls with explicit data: backbone features ->
+        proposals (given, or the RPN's) -> ``rec_head.forward_rois``
+        (features and scores of every proposal) -> the recognition loss;
+        the SCM's loss on the base classes of the batch; the pseudo boxes
+        of the novel classes (``pseudo_boxes``) and the proposals that must
+        not be background (``unlabelled_proposals``) -> the detection
+        head's loss on the recognition head's features.
+        """
         self._check_no_novel_boxes(batch_data_samples)
         x = self.extract_feat(batch_inputs)
         losses = {}
         rpn_results_list = self._proposals_for_training(
             x, batch_data_samples, losses)
         w = self.loss_weights
-
-        need_rec = w['rec'] > 0 or self.scm is not None or (
-            self.pseudo_gt != 'none' and self.pseudo_gt_enabled)
-        if need_rec:
-            proposals, rec_feats, outs = self.rec_head._forward_proposals(
-                x, rpn_results_list)
-            image_labels = image_labels_of(batch_data_samples)
+        image_labels = image_labels_of(batch_data_samples)
+        img_shapes = [s.metainfo['img_shape'] for s in batch_data_samples]
+        use_pseudo = self.pseudo_gt != 'none' and self.pseudo_gt_enabled
+        rec = None
+        if (w['rec'] > 0 or self.scm is not None or use_pseudo
+                or self.unlabelled_topk is not None):
+            rec = self.rec_head.forward_rois(x, rpn_results_list)
             rec_losses = self.rec_head.bbox_head.loss(
-                outs, proposals, image_labels[:, self.rec_label_map])
+                rec.outs, rec.proposals, image_labels[:, self.rec_label_map])
             losses.update(_weighted('rec_', rec_losses, w['rec']))
-            rec_scores = [
-                s.detach() for s in self.rec_head.bbox_head.proposal_scores(
-                    outs).split([len(p) for p in proposals])
-            ]
-            proposals = [p.detach() for p in proposals]
-            img_shapes = [s.metainfo['img_shape'] for s in batch_data_samples]
+            proposals = [p.detach() for p in rec.proposals]
+            rec_scores = [s.detach() for s in rec.scores]
             if self.scm is not None:
-                queries, targets = self._base_queries(batch_data_samples)
+                queries, targets = self.base_queries(batch_data_samples)
                 scm_losses = self.scm.loss(proposals, rec_scores, queries,
                                            targets, img_shapes)
                 losses.update(_weighted('scm_', scm_losses, w['scm']))
-
+        if w['det'] <= 0:
+            return losses
         det_samples = batch_data_samples
-        if self.pseudo_gt != 'none' and self.pseudo_gt_enabled:
+        if use_pseudo:
             pseudo = self.pseudo_boxes(proposals, rec_scores, image_labels,
                                        img_shapes)
             det_samples = _with_pseudo_gt(batch_data_samples, pseudo)
-        if w['det'] > 0:
-            # the sampled proposals reuse the recognition head's features
-            reuse = need_rec and self.roi_head.shares_features
-            det_losses = self.roi_head.loss(
-                x, [InstanceData(bboxes=r.bboxes) for r in rpn_results_list],
-                det_samples,
-                proposal_feats=rec_feats.split([len(p) for p in proposals])
-                if reuse else None)
-            losses.update(_weighted('det_', det_losses, w['det']))
+        unlabelled = None
+        if rec is not None and self.unlabelled_topk is not None:
+            unlabelled = self.unlabelled_proposals(rec_scores, image_labels)
+        # the sampled proposals reuse the recognition head's features
+        reuse = rec is not None and self.roi_head.shares_features
+        det_losses = self.roi_head.loss(
+            x, [InstanceData(bboxes=r.bboxes) for r in rpn_results_list],
+            det_samples,
+            proposal_feats=rec.feats.split([len(p) for p in proposals])
+            if reuse else None,
+            unlabelled=unlabelled)
+        losses.update(_weighted('det_', det_losses, w['det']))
         return losses
+
+    def unlabelled_proposals(self, rec_scores: List[Tensor],
+                             image_labels: Tensor) -> List[Tensor]:
+        """Proposals that may hold an object of a novel class present.
+
+        The ``unlabelled_topk`` proposals that the recognition head scores
+        highest for a novel class of the image may be (part of) an object
+        without a box: the detection head must not learn them as
+        background. (A threshold relative to the top score flags nearly
+        every proposal while the recognition scores are still flat, which
+        leaves the detection head without negatives.)
+
+        Args:
+            rec_scores (list[Tensor]): Per image [R_i, C_rec].
+            image_labels (Tensor): [B, C] over all classes.
+
+        Returns:
+            list[Tensor]: Per image bool [R_i].
+        """
+        cols = [c for c, g in enumerate(self.rec_label_map)
+                if g in self.novel_labels]
+        present = image_labels[:, [self.rec_label_map[c] for c in cols]] > 0
+        out = []
+        for scores, here in zip(rec_scores, present):
+            flags = scores.new_zeros((len(scores), ), dtype=torch.bool)
+            s = scores[:, cols][:, here.to(scores.device)]
+            if len(s) and s.shape[1]:
+                k = min(self.unlabelled_topk, len(s))
+                flags[s.topk(k, dim=0).indices.flatten()] = True
+            out.append(flags)
+        return out
 
     def _proposals_for_training(self, x, batch_data_samples,
                                 losses) -> InstanceList:
@@ -235,7 +288,7 @@ class DRN(TwoStageDetector):
                         "novel classes as image labels only (dataset "
                         "supervision='cross')")
 
-    def _base_queries(self, batch_data_samples: SampleList) -> tuple:
+    def base_queries(self, batch_data_samples: SampleList) -> tuple:
         """SCM training queries: every base class with boxes in an image.
 
         Returns:
@@ -257,7 +310,10 @@ class DRN(TwoStageDetector):
     def pseudo_boxes(self, proposals: List[Tensor], rec_scores: List[Tensor],
                      image_labels: Tensor,
                      img_shapes: Sequence) -> List[InstanceData]:
-        """One pseudo box for each novel class present in each image.
+        """Pseudo boxes of the novel classes present in each image.
+
+        One per class (the paper), or with the SCM's ``max_per_query > 1``
+        also the further instances it finds.
 
         Args:
             proposals (list[Tensor]): per image [R_i, 4].
@@ -266,8 +322,10 @@ class DRN(TwoStageDetector):
             img_shapes (Sequence): per image (h, w).
 
         Returns:
-            list[InstanceData]: per image ``bboxes`` [K_i, 4] and global
-            ``labels`` [K_i].
+            list[InstanceData]: per image ``bboxes`` [K_i, 4], global
+            ``labels`` [K_i], ``scores`` [K_i] (the SCM's, or the
+            recognition score of the top proposal) and ``from_fallback``
+            [K_i] (the SCM found nothing and gave the top proposal).
         """
         rec_col = {g: i for i, g in enumerate(self.rec_label_map)}
         queries = [(i, rec_col[g]) for i in range(len(proposals))
@@ -275,21 +333,31 @@ class DRN(TwoStageDetector):
         device = image_labels.device
         q = torch.tensor(queries, dtype=torch.long,
                          device=device).reshape(-1, 2)
+        rec_map = torch.tensor(self.rec_label_map, dtype=torch.long,
+                               device=device)
         if self.pseudo_gt == 'scm':
-            boxes = self.scm.predict(proposals, rec_scores, q,
-                                     img_shapes).bboxes
+            res = self.scm.predict(proposals, rec_scores, q, img_shapes)
+            boxes, scores, fallback = res.bboxes, res.scores, \
+                res.from_fallback
+            img_ids, labels = res.img_ids.to(device), rec_map[res.labels]
         else:
+            top = [rec_scores[i][:, c].argmax() for i, c in queries]
             boxes = torch.stack([
-                proposals[i][rec_scores[i][:, c].argmax()]
-                for i, c in queries
+                proposals[i][t] for (i, _), t in zip(queries, top)
             ]) if queries else image_labels.new_zeros((0, 4))
-        labels = torch.tensor([self.rec_label_map[c] for _, c in queries],
-                              dtype=torch.long, device=device)
+            scores = torch.stack([
+                rec_scores[i][t, c] for (i, c), t in zip(queries, top)
+            ]) if queries else image_labels.new_zeros((0, ))
+            fallback = torch.zeros(len(queries), dtype=torch.bool,
+                                   device=device)
+            img_ids, labels = q[:, 0], rec_map[q[:, 1]]
         out = []
         for i in range(len(proposals)):
-            sel = q[:, 0] == i
+            sel = img_ids == i
             out.append(InstanceData(bboxes=boxes[sel].detach(),
-                                    labels=labels[sel]))
+                                    labels=labels[sel],
+                                    scores=scores[sel].detach(),
+                                    from_fallback=fallback[sel]))
         return out
 
     # ----------------------------------------------------------- inference
@@ -300,7 +368,7 @@ class DRN(TwoStageDetector):
         """Detection head predictions over all classes (novel from the
         recognition head when ``novel_from='rec'``)."""
         x = self.extract_feat(batch_inputs)
-        rpn_results_list = self._proposals_for_test(x, batch_data_samples)
+        rpn_results_list = self.proposals_for_test(x, batch_data_samples)
         results = self.roi_head.predict(
             x, rpn_results_list, batch_data_samples, rescale=rescale)
         if self.novel_from == 'rec':
@@ -309,7 +377,8 @@ class DRN(TwoStageDetector):
             results = [self._merge_novel(d, r) for d, r in zip(results, rec)]
         return self.add_pred_to_datasample(batch_data_samples, results)
 
-    def _proposals_for_test(self, x, batch_data_samples) -> InstanceList:
+    def proposals_for_test(self, x, batch_data_samples) -> InstanceList:
+        """Per image ``bboxes`` [R_i, 4]: the RPN's, else the samples'."""
         if self.with_rpn:
             return self.rpn_head.predict(x, batch_data_samples, rescale=False)
         return [s.proposals for s in batch_data_samples]
@@ -325,53 +394,6 @@ class DRN(TwoStageDetector):
         keep_det = ~torch.isin(det.labels, novel)
         keep_rec = torch.isin(rec.labels, novel)
         return InstanceData.cat([det[keep_det], rec[keep_rec]])
-
-    def predict_proposal_scores(self, batch_inputs: Tensor,
-                                batch_data_samples: SampleList,
-                                rescale: bool = True) -> InstanceList:
-        """Per image, before NMS: ``bboxes`` [R, C * 4] (regressed by the
-        detection head; the proposal itself for classes taken from the
-        recognition head) and ``scores`` [R, C] (for test-time
-        augmentation that averages scores)."""
-        x = self.extract_feat(batch_inputs)
-        rpn_results_list = self._proposals_for_test(x, batch_data_samples)
-        proposals = [get_box_tensor(r.bboxes) for r in rpn_results_list]
-        rois = bbox2roi(proposals)
-        res = self.roi_head._bbox_forward(x, rois)
-        head = self.roi_head.bbox_head
-        counts = [len(p) for p in proposals]
-        cls_scores = res['cls_score'].split(counts)
-        bbox_preds = res['bbox_pred'].split(counts)
-        rec_scores = None
-        if self.novel_from == 'rec':
-            rec_scores = [
-                r.scores for r in self.rec_head.predict_proposal_scores(
-                    x, rpn_results_list, batch_data_samples, rescale=False)
-            ]
-        out = []
-        for i, (p, cs, bp) in enumerate(zip(proposals, cls_scores,
-                                            bbox_preds)):
-            scores = cs.softmax(-1)[:, :-1]
-            boxes = head.bbox_coder.decode(
-                p[:, None, :].expand(-1, self.num_classes, -1).reshape(-1, 4),
-                bp.reshape(-1, 4) if not head.reg_class_agnostic else
-                bp.repeat_interleave(self.num_classes, 0),
-                max_shape=batch_data_samples[i].metainfo['img_shape']
-            ).reshape(len(p), -1)
-            if rec_scores is not None:
-                scores = scores.clone()
-                boxes = boxes.clone().reshape(len(p), self.num_classes, 4)
-                for col, g in enumerate(self.rec_label_map):
-                    if g in self.novel_labels:
-                        scores[:, g] = rec_scores[i][:, col]
-                        boxes[:, g] = p
-                boxes = boxes.reshape(len(p), -1)
-            if rescale:
-                sf = batch_data_samples[i].metainfo['scale_factor']
-                boxes = scale_boxes(boxes.reshape(-1, 4),
-                                    [1 / f for f in sf]).reshape(len(p), -1)
-            out.append(InstanceData(bboxes=boxes, scores=scores))
-        return out
 
 
 def _weighted(prefix: str, losses: dict, weight: float) -> dict:

@@ -1,5 +1,5 @@
 """RoI head of weakly supervised (multiple-instance) detectors."""
-from typing import Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from mmdet.models.layers import multiclass_nms
@@ -10,6 +10,23 @@ from mmdet.structures.bbox import bbox2roi, get_box_tensor, scale_boxes
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
+
+
+class RecOutputs(NamedTuple):
+    """What :meth:`MILRoIHead.forward_rois` computes for a batch.
+
+    Attributes:
+        proposals (list[Tensor]): Per image [R_i, 4] proposal boxes.
+        feats (Tensor): [sum R_i, D] shared fc features of the proposals
+            (the features a detection head can reuse).
+        outs (dict): The bbox head's raw outputs (its ``loss`` input).
+        scores (list[Tensor]): Per image [R_i, C] proposal scores
+            (``bbox_head.proposal_scores``), not detached.
+    """
+    proposals: List[Tensor]
+    feats: Tensor
+    outs: Dict[str, object]
+    scores: List[Tensor]
 
 
 @MODELS.register_module()
@@ -88,28 +105,40 @@ class MILRoIHead(BaseRoIHead):
             feats = self.dropout(fc(feats).relu())
         return feats
 
-    def _forward_proposals(self, x: Tuple[Tensor],
-                           rpn_results_list: InstanceList) -> tuple:
+    def forward_rois(self, x: Tuple[Tensor],
+                     rpn_results_list: InstanceList) -> RecOutputs:
+        """Features and scores of every proposal.
+
+        Args:
+            x (tuple[Tensor]): Backbone features.
+            rpn_results_list (list[InstanceData]): Per image ``bboxes``
+                [R_i, 4].
+
+        Returns:
+            RecOutputs: proposals, shared features [sum R_i, D], the bbox
+            head's outputs and per-image scores [R_i, C].
+        """
         proposals = [get_box_tensor(r.bboxes) for r in rpn_results_list]
         rois = bbox2roi(proposals)
         feats = self.extract_roi_features(x, rois)
-        outs = self.bbox_head(feats, [len(p) for p in proposals])
-        return proposals, feats, outs
+        counts = [len(p) for p in proposals]
+        outs = self.bbox_head(feats, counts)
+        scores = list(self.bbox_head.proposal_scores(outs).split(counts))
+        return RecOutputs(proposals, feats, outs, scores)
 
     def forward(self,
                 x: Tuple[Tensor],
                 rpn_results_list: InstanceList,
                 batch_data_samples: SampleList = None) -> tuple:
         """Tensor mode: ``(proposal scores [N, C], )``."""
-        _, _, outs = self._forward_proposals(x, rpn_results_list)
-        return (self.bbox_head.proposal_scores(outs), )
+        return (torch.cat(self.forward_rois(x, rpn_results_list).scores), )
 
     def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
              batch_data_samples: SampleList) -> dict:
         """Losses from the image labels (``data_samples.image_labels``)."""
-        proposals, _, outs = self._forward_proposals(x, rpn_results_list)
+        rec = self.forward_rois(x, rpn_results_list)
         image_labels = image_labels_of(batch_data_samples)
-        return self.bbox_head.loss(outs, proposals, image_labels)
+        return self.bbox_head.loss(rec.outs, rec.proposals, image_labels)
 
     def predict_proposal_scores(self,
                                 x: Tuple[Tensor],
@@ -122,11 +151,10 @@ class MILRoIHead(BaseRoIHead):
             list[InstanceData]: per image ``bboxes`` [R, 4] (in the original
             image when ``rescale``) and ``scores`` [R, C].
         """
-        proposals, _, outs = self._forward_proposals(x, rpn_results_list)
-        scores = self.bbox_head.proposal_scores(outs).split(
-            [len(p) for p in proposals])
+        rec = self.forward_rois(x, rpn_results_list)
         results = []
-        for boxes, s, sample in zip(proposals, scores, batch_data_samples):
+        for boxes, s, sample in zip(rec.proposals, rec.scores,
+                                    batch_data_samples):
             if rescale and 'scale_factor' in sample.metainfo:
                 boxes = scale_boxes(
                     boxes, [1 / f for f in sample.metainfo['scale_factor']])

@@ -4,6 +4,7 @@ from typing import Callable, List, Optional, Tuple
 import torch
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi, get_box_tensor
@@ -18,22 +19,31 @@ class SharedFeatureRoIHead(StandardRoIHead):
     In the DRN the recognition head and the detection head share RoI
     pooling and the two fc layers after it. The detector hands this head
     the recognition head's feature function with :meth:`share_features`;
-    ``bbox_head`` then works on the [N, D] fc features (e.g. a
-    ``ConvFCBBoxHead`` with no shared layer and ``roi_feat_size=1``).
-    In training, :meth:`loss` can also take the features the recognition
-    head has already computed for every proposal: the sampled proposals
-    then reuse them and only the ground-truth boxes added as proposals are
-    pooled anew (RoI pooling of every proposal twice was the costliest part
-    of a DRN step on CPU).
+    ``bbox_head`` then works on the [N, D] fc features (e.g. a ``BBoxHead``
+    with ``roi_feat_size=1``).
+
+    Two arguments of :meth:`loss` go beyond ``StandardRoIHead``:
+
+    * ``proposal_feats``: the features the recognition head has already
+      computed for every proposal, passed in the way mmdet passes
+      ``bbox_feats`` to ``mask_loss``. The sampled proposals then reuse
+      them and only the ground-truth boxes that the sampler adds as
+      proposals are pooled anew (pooling every proposal twice was the
+      costliest part of a DRN step on CPU).
+    * ``unlabelled``: per image, the proposals that may hold an object of
+      a class the image is labelled with but that has no box there (a
+      novel class). They are never sampled as background (their
+      assignment is set to "ignore" when it would be negative); they can
+      still be positives of a ground-truth or pseudo box.
+
     Without shared features (``bbox_roi_extractor`` given, the "Two Branch"
-    baseline) it is exactly a ``StandardRoIHead``. Assignment, sampling,
-    losses and prediction are StandardRoIHead's.
+    baseline) and without these arguments it is exactly a
+    ``StandardRoIHead``.
     """
 
     def __init__(self, bbox_roi_extractor: Optional[dict] = None,
                  **kwargs) -> None:
         self._feature_fn: Optional[Callable] = None
-        self._reuse: Optional[tuple] = None
         super().__init__(bbox_roi_extractor=bbox_roi_extractor, **kwargs)
 
     def init_bbox_head(self, bbox_roi_extractor: Optional[dict],
@@ -55,24 +65,39 @@ class SharedFeatureRoIHead(StandardRoIHead):
     def shares_features(self) -> bool:
         return self._feature_fn is not None
 
+    def roi_features(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
+        """[N, D] features of ``rois`` [N, 5] (shared or own pooling)."""
+        if self._feature_fn is not None:
+            return self._feature_fn(x, rois)
+        if not hasattr(self, 'bbox_roi_extractor'):
+            raise RuntimeError(
+                'SharedFeatureRoIHead without bbox_roi_extractor needs '
+                'share_features() before use')
+        feats = self.bbox_roi_extractor(
+            x[:self.bbox_roi_extractor.num_inputs], rois)
+        if self.with_shared_head:
+            feats = self.shared_head(feats)
+        return feats
+
     def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor) -> dict:
-        if self._feature_fn is None:
-            if not hasattr(self, 'bbox_roi_extractor'):
-                raise RuntimeError(
-                    'SharedFeatureRoIHead without bbox_roi_extractor needs '
-                    'share_features() before use')
-            return super()._bbox_forward(x, rois)
-        feats = self._feature_fn(x, rois)
+        # StandardRoIHead's predict path calls this
+        feats = self.roi_features(x, rois)
         cls_score, bbox_pred = self.bbox_head(feats)
         return dict(cls_score=cls_score, bbox_pred=bbox_pred,
                     bbox_feats=feats)
+
+    def forward_rois(self, x: Tuple[Tensor], rois: Tensor) -> dict:
+        """``cls_score`` [N, C + 1], ``bbox_pred`` [N, 4 C] (or [N, 4])
+        and ``bbox_feats`` of ``rois`` [N, 5]."""
+        return self._bbox_forward(x, rois)
 
     def loss(self,
              x: Tuple[Tensor],
              rpn_results_list: InstanceList,
              batch_data_samples: SampleList,
-             proposal_feats: Optional[List[Tensor]] = None) -> dict:
-        """StandardRoIHead's loss, optionally on precomputed features.
+             proposal_feats: Optional[List[Tensor]] = None,
+             unlabelled: Optional[List[Tensor]] = None) -> dict:
+        """Assign, sample and compute the detection losses.
 
         Args:
             x (tuple[Tensor]): Backbone features.
@@ -82,29 +107,55 @@ class SharedFeatureRoIHead(StandardRoIHead):
             proposal_feats (list[Tensor], optional): Per image [R_i, D]
                 features of exactly those proposals, from the shared
                 feature function (requires :meth:`share_features`).
+            unlabelled (list[Tensor], optional): Per image bool [R_i]:
+                proposals never taken as background.
+
+        Returns:
+            dict: ``loss_cls``, ``loss_bbox`` and ``acc``.
         """
-        if proposal_feats is None:
-            return super().loss(x, rpn_results_list, batch_data_samples)
-        if self._feature_fn is None:
+        if proposal_feats is not None and self._feature_fn is None:
             raise RuntimeError('proposal_feats need share_features(): '
                                'this head pools its own RoI features')
-        boxes = [get_box_tensor(r.bboxes) for r in rpn_results_list]
-        if [len(b) for b in boxes] != [len(f) for f in proposal_feats]:
-            raise ValueError('proposal_feats must hold one row per proposal')
-        gts = [get_box_tensor(s.gt_instances.bboxes)
-               for s in batch_data_samples]
-        self._reuse = (boxes, proposal_feats, gts)
-        try:
-            return super().loss(x, rpn_results_list, batch_data_samples)
-        finally:
-            self._reuse = None
+        counts = [len(r.bboxes) for r in rpn_results_list]
+        for name, per_img in (('proposal_feats', proposal_feats),
+                              ('unlabelled', unlabelled)):
+            if per_img is not None and [len(t) for t in per_img] != counts:
+                raise ValueError(f'{name} must hold one row per proposal')
+        gt_list, ignore_list, _ = unpack_gt_instances(batch_data_samples)
+        sampling_results = []
+        for i, rpn_results in enumerate(rpn_results_list):
+            priors = rpn_results.clone()
+            priors.priors = priors.pop('bboxes')
+            assign_result = self.bbox_assigner.assign(
+                priors, gt_list[i], ignore_list[i])
+            if unlabelled is not None:
+                hidden = unlabelled[i].to(assign_result.gt_inds.device,
+                                          torch.bool)
+                assign_result.gt_inds[hidden & (assign_result.gt_inds == 0)] \
+                    = -1
+            sampling_results.append(
+                self.bbox_sampler.sample(
+                    assign_result,
+                    priors,
+                    gt_list[i],
+                    feats=[lvl_feat[i][None] for lvl_feat in x]))
+        sampled_feats = None
+        if proposal_feats is not None:
+            sampled_feats = self.sampled_features(
+                x, sampling_results, proposal_feats,
+                [get_box_tensor(g.bboxes) for g in gt_list])
+        return self.bbox_loss(x, sampling_results,
+                              sampled_feats)['loss_bbox']
 
-    def bbox_loss(self, x: Tuple[Tensor],
-                  sampling_results: List[SamplingResult]) -> dict:
-        if self._reuse is None:
-            return super().bbox_loss(x, sampling_results)
+    def bbox_loss(self,
+                  x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult],
+                  sampled_feats: Optional[Tensor] = None) -> dict:
+        """StandardRoIHead's bbox loss; ``sampled_feats`` [N, D] are the
+        features of the sampled RoIs in their order, when precomputed."""
         rois = bbox2roi([res.priors for res in sampling_results])
-        feats = self._sampled_features(x, sampling_results)
+        feats = self.roi_features(x, rois) if sampled_feats is None \
+            else sampled_feats
         cls_score, bbox_pred = self.bbox_head(feats)
         out = self.bbox_head.loss_and_target(
             cls_score=cls_score,
@@ -115,29 +166,27 @@ class SharedFeatureRoIHead(StandardRoIHead):
         return dict(cls_score=cls_score, bbox_pred=bbox_pred,
                     bbox_feats=feats, loss_bbox=out['loss_bbox'])
 
-    def _sampled_features(self, x: Tuple[Tensor],
-                          sampling_results: List[SamplingResult]) -> Tensor:
+    def sampled_features(self, x: Tuple[Tensor],
+                         sampling_results: List[SamplingResult],
+                         proposal_feats: List[Tensor],
+                         gt_bboxes: List[Tensor]) -> Tensor:
         """[sum of sampled, D] features in the order of ``res.priors``.
 
-        The sampler indexes [gt boxes added as proposals; proposals]; the
-        gt rows are pooled here, the proposal rows are gathered.
+        mmdet's samplers index ``[gt boxes; proposals]`` when they add the
+        ground truth as proposals (``BaseSampler.sample``), else the
+        proposals alone: the gt rows are pooled here, the proposal rows
+        gathered from ``proposal_feats``.
         """
-        boxes, feats, gts = self._reuse
-        if not getattr(self.bbox_sampler, 'add_gt_as_proposals', False):
-            gts = [g[:0] for g in gts]
-        gt_feats = feats[0].new_zeros((0, feats[0].shape[1]))
+        add_gt = getattr(self.bbox_sampler, 'add_gt_as_proposals', False)
+        gts = [g if add_gt else g[:0] for g in gt_bboxes]
+        dim = proposal_feats[0].shape[1]
+        gt_feats = proposal_feats[0].new_zeros((0, dim))
         if sum(len(g) for g in gts):
             gt_feats = self._feature_fn(x, bbox2roi(gts))
         gt_feats = gt_feats.split([len(g) for g in gts])
         out = []
-        for i, res in enumerate(sampling_results):
-            table = torch.cat([gt_feats[i], feats[i]])
-            inds = torch.cat([res.pos_inds, res.neg_inds])
-            priors = torch.cat([gts[i], boxes[i]])[inds]
-            if not torch.equal(priors, get_box_tensor(res.priors)):
-                raise RuntimeError(
-                    'sampled RoIs do not index [gt; proposals]: the '
-                    f'sampler {type(self.bbox_sampler).__name__} is not '
-                    'supported with proposal_feats')
-            out.append(table[inds])
+        for res, gt_f, prop_f in zip(sampling_results, gt_feats,
+                                     proposal_feats):
+            table = torch.cat([gt_f, prop_f])
+            out.append(table[torch.cat([res.pos_inds, res.neg_inds])])
         return torch.cat(out)

@@ -69,6 +69,12 @@ class SpatialCorrelationModule(BaseModule):
         score_thr (float): Relative score threshold of the selection.
         max_boxes (int): Most boxes selected per query.
         normalize (bool): Divide each heatmap channel by its maximum.
+        max_per_query (int): Most boxes :meth:`predict` returns per query
+            (the SCM is a detector: a class can have several instances in
+            an image). 1 is the paper's one pseudo box per class.
+        min_score_ratio (float): With ``max_per_query > 1``, further boxes
+            are kept when their score is at least this fraction of the
+            query's top box (after the detector's NMS).
         detector (dict): Config of the heatmap detector (Table 3b: the
             number of convs of ``HeatmapFCOS``, or ``HeatmapFCRegressor``).
         init_cfg (dict, optional): Initialization config.
@@ -80,6 +86,8 @@ class SpatialCorrelationModule(BaseModule):
                  score_thr: float = 0.1,
                  max_boxes: int = 100,
                  normalize: bool = True,
+                 max_per_query: int = 1,
+                 min_score_ratio: float = 0.5,
                  detector: dict = dict(type='HeatmapFCOS'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -95,6 +103,12 @@ class SpatialCorrelationModule(BaseModule):
         self.score_thr = score_thr
         self.max_boxes = max_boxes
         self.normalize = normalize
+        if max_per_query < 1 or not 0 <= min_score_ratio <= 1:
+            raise ValueError(f'max_per_query must be >= 1 and '
+                             f'min_score_ratio in [0, 1], got '
+                             f'{max_per_query}, {min_score_ratio}')
+        self.max_per_query = max_per_query
+        self.min_score_ratio = min_score_ratio
         detector = dict(detector)
         self.uses_heatmap = getattr(
             _detector_class(detector), 'uses_heatmap', True)
@@ -245,15 +259,17 @@ class SpatialCorrelationModule(BaseModule):
     @torch.no_grad()
     def predict(self, proposals: List[Tensor], scores: List[Tensor],
                 queries: Tensor, img_shapes: Sequence) -> InstanceData:
-        """One pseudo ground-truth box per query.
+        """Pseudo ground-truth boxes of the queries.
 
-        The detector's top box (highest score), scaled back to image pixels
-        and clipped to the image, among those at least 1 pixel wide and
-        high after clipping. When the detector finds nothing (e.g.
-        ``HeatmapFCOS`` early in training, with no location above its
-        ``score_thr``), the fallback is the query's top-scoring proposal,
-        OICR's pseudo box (clipped to the image), with its recognition
-        score; with no proposal at all, the whole image with score 0.
+        The detector's top box (highest score) of each query, scaled back
+        to image pixels and clipped to the image, among those at least 1
+        pixel wide and high after clipping; with ``max_per_query > 1`` also
+        its next boxes scoring at least ``min_score_ratio`` of the top one.
+        When the detector finds nothing (e.g. ``HeatmapFCOS`` early in
+        training, with no location above its ``score_thr``), the fallback
+        is the query's top-scoring proposal, OICR's pseudo box (clipped to
+        the image), with its recognition score; with no proposal at all,
+        the whole image with score 0.
 
         Args:
             proposals (list[Tensor]): Per image [R_i, 4], image pixels.
@@ -262,10 +278,12 @@ class SpatialCorrelationModule(BaseModule):
             img_shapes (Sequence): Per image (h, w).
 
         Returns:
-            InstanceData: Q rows: ``bboxes`` [Q, 4] (image pixels),
-            ``scores`` [Q] (the detector's score, or the fallback's),
-            ``from_fallback`` [Q] bool, and the query's ``img_ids`` [Q] and
-            ``labels`` [Q] (class columns).
+            InstanceData: N >= Q rows, the first box of each query first
+            (in query order), then the further ones: ``bboxes`` [N, 4]
+            (image pixels), ``scores`` [N] (the detector's score, or the
+            fallback's), ``from_fallback`` [N] bool, ``query_ids`` [N]
+            (row of ``queries``), ``img_ids`` [N] and ``labels`` [N]
+            (class columns). With ``max_per_query=1``, N = Q.
         """
         inputs = self._inputs(proposals, scores, queries, img_shapes,
                               self.uses_heatmap)
@@ -279,6 +297,7 @@ class SpatialCorrelationModule(BaseModule):
         fallback = torch.zeros((num_queries, ),
                                dtype=torch.bool,
                                device=device)
+        extra_boxes, extra_scores, extra_ids = [], [], []
         if num_queries:
             results = self.detector.predict(
                 inputs['heatmaps'],
@@ -296,9 +315,17 @@ class SpatialCorrelationModule(BaseModule):
                 valid = ((boxes[:, 2:] - boxes[:, :2]) >= 1).all(1) & \
                     torch.isfinite(boxes).all(1)
                 if valid.any():
-                    k = res.scores.masked_fill(~valid, -1).argmax()
+                    det_scores = res.scores.to(dtype).masked_fill(~valid, -1)
+                    order = det_scores.argsort(descending=True)
+                    k = order[0]
                     bboxes[q] = boxes[k]
-                    out_scores[q] = res.scores[k]
+                    out_scores[q] = det_scores[k]
+                    more = order[1:self.max_per_query]
+                    more = more[det_scores[more] >=
+                                self.min_score_ratio * det_scores[k]]
+                    extra_boxes.append(boxes[more])
+                    extra_scores.append(det_scores[more])
+                    extra_ids.append(more.new_full((len(more), ), q))
                 elif len(sel):
                     fallback[q] = True
                     box = sel.bboxes[0].to(dtype).clone()
@@ -309,9 +336,19 @@ class SpatialCorrelationModule(BaseModule):
                 else:
                     fallback[q] = True
                     bboxes[q] = bboxes.new_tensor([0, 0, w, h])
+        query_ids = torch.arange(num_queries, device=device)
+        if extra_boxes:
+            bboxes = torch.cat([bboxes, *extra_boxes])
+            out_scores = torch.cat([out_scores, *extra_scores])
+            query_ids = torch.cat([query_ids, *[i.to(device)
+                                                for i in extra_ids]])
+            fallback = torch.cat(
+                [fallback, fallback.new_zeros(len(bboxes) - num_queries)])
+        queries = queries.to(device)
         return InstanceData(
             bboxes=bboxes,
             scores=out_scores,
             from_fallback=fallback,
-            img_ids=queries[:, 0].to(device),
-            labels=queries[:, 1].to(device))
+            query_ids=query_ids,
+            img_ids=queries[query_ids, 0],
+            labels=queries[query_ids, 1])

@@ -1,0 +1,401 @@
+"""Running the jobs of the Table-1 benchmark
+(tools/analysis_tools/benchmark_table1.py): one (method, seed) is trained
+with tools/train.py, tested with tools/test.py (mAP on val, per-class AP50,
+CorLoc on training images) and, for a DRN model, diagnosed stage by stage
+with tools/analysis_tools/diagnose_drn.py; ``run_all`` runs them through a
+pool, the longest first. Every tool is a subprocess from the repository
+root; nothing here imports the project or torch."""
+import datetime
+import json
+import math
+import os
+import os.path as osp
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+# CorLoc and the stage diagnostics use the first CORLOC_IMAGES / DIAG_IMAGES
+# training images
+CORLOC_IMAGES = 240
+DIAG_IMAGES = 240
+DIAG_TOOL = 'tools/analysis_tools/diagnose_drn.py'
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+# figure -> (metrics file, metric key, scale); mAP and CorLoc come as
+# fractions and are reported in percent
+METRICS = {
+    'map50': ('val', 'pascal_voc/mAP', 100),
+    'base_map50': ('val', 'pascal_voc/base_mAP', 100),
+    'novel_map50': ('val', 'pascal_voc/novel_mAP', 100),
+    'corloc_base': ('corloc', 'corloc/corloc_base', 100),
+    'corloc_novel': ('corloc', 'corloc/corloc_novel', 100),
+}
+# SplitVOCMetric's per-class AP at IoU 0.5: 'pascal_voc/AP50_<class>'
+PER_CLASS_KEY = re.compile(r'(?:^|/)AP50_(.+)$')
+
+# tools/test.py on the training images with CorLoc only (the WSOD
+# convention); a config file because --cfg-options cannot set a list of
+# metrics
+CORLOC_CONFIG = """# written by tools/analysis_tools/benchmark_table1.py
+_base_ = {base!r}
+test_dataloader = dict(
+    dataset=dict(
+        ann_file='annotations/train.json',
+        data_prefix=dict(img='train/'),
+        proposal_file='proposals/ss_train.npz',
+        indices={num_images},
+        test_mode=True))
+test_evaluator = [dict(type='CorLocMetric', iou_thr=0.5)]
+"""
+
+_print_lock = threading.Lock()
+_config_lock = threading.Lock()
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def log(msg):
+    stamp = datetime.datetime.now().strftime('%H:%M:%S')
+    with _print_lock:
+        print(f'{stamp} {msg}', flush=True)
+
+
+def tool_env(threads, pretrained):
+    """Environment of the tool processes: ``threads`` OpenMP/MKL threads,
+    and CSOD_PRETRAINED (the small configs' backbone init_cfg) at the
+    benchmark's checkpoint."""
+    return dict(
+        os.environ,
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        CSOD_PRETRAINED=pretrained)
+
+
+def run_tool(args, log_file, env):
+    """Run ``python ARGS`` from the repository root, output appended to
+    ``log_file``; returns (wall seconds, peak resident MiB of the process
+    and its reaped children)."""
+    cmd = [sys.executable, *args]
+    with open(log_file, 'a') as out:
+        out.write(f'\n$ {shlex.join(cmd)}\n')
+        out.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RunError(f'{args[0]} exited with {proc.returncode}')
+    return seconds, usage.ru_maxrss / 1024
+
+
+def base_options(args, seed):
+    """cfg-options of every tool call of a run (the user's last)."""
+    opts = [f'randomness.seed={seed}']
+    for loader in LOADERS:
+        opts += [
+            f'{loader}.dataset.data_root={args.data_root}',
+            f'{loader}.num_workers=0', f'{loader}.persistent_workers=False'
+        ]
+    return opts + list(args.cfg_options)
+
+
+def last_checkpoint(work_dir):
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def stage_dir(method, work_dir, i):
+    """Work dir of training stage ``i`` (0-based) of ``method``."""
+    if len(method.configs) == 1:
+        return work_dir
+    return osp.join(work_dir, f'stage{i + 1}')
+
+
+def resolved_config(folder, config):
+    """The config as a tool run in ``folder`` resolved it (mmengine's
+    Runner dumps it there under the config's file name, --cfg-options
+    applied), else the repository's ``config``."""
+    dumped = osp.join(folder, osp.basename(config))
+    return dumped if osp.isfile(dumped) else osp.join(REPO_ROOT, config)
+
+
+def load_config(path):
+    """mmengine Config of ``path``, None when it cannot be read."""
+    try:
+        from mmengine.config import Config
+        with _config_lock:
+            return Config.fromfile(path, import_custom_modules=False)
+    except Exception as e:  # a note, not a failure of the run
+        log(f'note: cannot read the config {path}: {e}')
+        return None
+
+
+def _metainfo(cfg):
+    """The dataset metainfo of a resolved config (val, test or train
+    dataset, through dataset wrappers; else the model's class_split)."""
+    for loader in ('val_dataloader', 'test_dataloader', 'train_dataloader'):
+        dataset = (cfg.get(loader) or {}).get('dataset')
+        while isinstance(dataset, dict):
+            if dataset.get('metainfo'):
+                return dataset['metainfo']
+            dataset = dataset.get('dataset')
+    return (cfg.get('model') or {}).get('class_split') or cfg.get('metainfo')
+
+
+def class_split(cfg, classes):
+    """(base, novel) class names as SplitVOCMetric splits them: the
+    metainfo's base_classes (all classes when absent) and novel_classes
+    (none when absent)."""
+    meta = (_metainfo(cfg) if cfg is not None else None) or {}
+    classes = list(meta.get('classes') or classes)
+    return (list(meta.get('base_classes', classes)),
+            list(meta.get('novel_classes', ())))
+
+
+def per_class_ap(metrics, cfg):
+    """(base, novel) dicts class -> AP50 in percent (None where NaN) from a
+    val metrics dict, in the split's class order."""
+    ap = {}
+    for key, value in metrics.items():
+        match = PER_CLASS_KEY.search(key)
+        if match and isinstance(value, (int, float)):
+            ap[match.group(1)] = (None if math.isnan(value) else value * 100)
+    base, novel = class_split(cfg, list(ap))
+    return ({c: ap[c]
+             for c in base if c in ap}, {c: ap[c]
+                                         for c in novel if c in ap})
+
+
+def train(method, work_dir, args, seed, log_file, env):
+    """Train every stage of ``method``; returns (checkpoint, seconds,
+    peak MiB) with the time summed and the memory maxed over stages."""
+    load_from, seconds, peak = None, 0.0, 0.0
+    for i, config in enumerate(method.configs):
+        folder = stage_dir(method, work_dir, i)
+        # the backbone starts from CSOD_PRETRAINED (its init_cfg); a later
+        # stage starts from the stage before
+        prev = [f'load_from={load_from}'] if load_from else []
+        secs, mib = run_tool([
+            'tools/train.py', config, '--work-dir', folder, '--cfg-options',
+            *prev, *base_options(args, seed)
+        ], log_file, env)
+        seconds, peak = seconds + secs, max(peak, mib)
+        load_from = last_checkpoint(folder)
+    return load_from, seconds, peak
+
+
+def figures_of(metrics, cfg):
+    """The figures of METRICS and the per-class AP50 of a run from its
+    metrics files' contents ({'val': .., 'corloc': ..})."""
+    figures = {}
+    for figure, (name, key, scale) in METRICS.items():
+        value = metrics.get(name, {}).get(key)
+        missing = value is None or math.isnan(value)  # no such class
+        figures[figure] = None if missing else value * scale
+    base, novel = per_class_ap(metrics.get('val', {}), cfg)
+    return dict(
+        figures, base_ap50_per_class=base, novel_ap50_per_class=novel)
+
+
+def test(method, checkpoint, work_dir, args, seed, log_file, env):
+    """mAP on val and CorLoc on the training images, each test in a work
+    dir of its own under ``work_dir``; returns ``figures_of`` them (the
+    class split from the val test's resolved config)."""
+    config = osp.join(REPO_ROOT, method.configs[-1])
+    corloc_config = osp.join(work_dir, 'corloc_config.py')
+    with open(corloc_config, 'w') as f:
+        f.write(CORLOC_CONFIG.format(base=config, num_images=CORLOC_IMAGES))
+    metrics = {}
+    for name, cfg_file in (('val', config), ('corloc', corloc_config)):
+        out = osp.join(work_dir, f'{name}_metrics.json')
+        run_tool([
+            'tools/test.py', cfg_file, checkpoint, '--work-dir',
+            osp.join(work_dir, f'test_{name}'), '--metrics-out', out,
+            '--cfg-options', *base_options(args, seed)
+        ], log_file, env)
+        with open(out) as f:
+            metrics[name] = json.load(f)
+    cfg = load_config(
+        resolved_config(osp.join(work_dir, 'test_val'), method.configs[-1]))
+    return figures_of(metrics, cfg)
+
+
+def diag_tool_exists():
+    return osp.isfile(osp.join(REPO_ROOT, DIAG_TOOL))
+
+
+def diagnose(method, record, args, log_file, env):
+    """``stages``, ``diagnostics`` (the json, or what happened instead, in
+    words) and ``diag_time_min`` (when run) of a run:
+    diagnose_drn.py on the first ``args.diag_images`` training images when
+    the run's model is a DRN, with the last stage's resolved config (data
+    root and --cfg-options as trained). Never raises."""
+    folder = stage_dir(method, record['work_dir'], len(method.configs) - 1)
+    config = resolved_config(folder, method.configs[-1])
+    cfg = load_config(config)
+    if cfg is None:
+        return dict(stages=None, diagnostics=f'skipped: cannot read {config}')
+    if (cfg.get('model') or {}).get('type') != 'DRN':
+        return dict(stages=None, diagnostics='not a DRN model')
+    if args.diag_images <= 0:
+        return dict(stages=None, diagnostics='off (--diag-images 0)')
+    if not diag_tool_exists():
+        return dict(stages=None, diagnostics=f'skipped: no {DIAG_TOOL}')
+    out = osp.join(record['work_dir'], 'diagnostics.json')
+    try:
+        seconds, _ = run_tool([
+            DIAG_TOOL, config, record['checkpoint'], '--split', 'train',
+            '--num-images',
+            str(args.diag_images), '--out', out
+        ], log_file, env)
+        with open(out) as f:
+            stages = json.load(f).get('stages')
+        if not isinstance(stages, dict):
+            raise RunError(f'{out} has no "stages" mapping')
+    except Exception as e:  # the run's other figures stand
+        return dict(stages=None, diagnostics=f'failed: {e}')
+    return dict(stages=stages, diagnostics=out, diag_time_min=seconds / 60)
+
+
+def _save(record, result_file):
+    with open(result_file, 'w') as f:
+        json.dump({k: v for k, v in record.items() if k != 'reused'},
+                  f,
+                  indent=2)
+
+
+def _complete(record, method, args, env, result_file):
+    """Fill what a reused record lacks: per-class AP from its
+    val_metrics.json, stage diagnostics when the tool has appeared since
+    (or failed before)."""
+    changed = False
+    val_file = osp.join(record['work_dir'], 'val_metrics.json')
+    if 'novel_ap50_per_class' not in record and osp.isfile(val_file):
+        with open(val_file) as f:
+            metrics = json.load(f)
+        cfg = load_config(
+            resolved_config(
+                osp.join(record['work_dir'], 'test_val'), method.configs[-1]))
+        base, novel = per_class_ap(metrics, cfg)
+        record.update(base_ap50_per_class=base, novel_ap50_per_class=novel)
+        changed = True
+    note = str(record.get('diagnostics', ''))
+    retry = not note or note.startswith(('skipped', 'failed', 'off'))
+    if (record.get('stages') is None and retry and args.diag_images > 0
+            and diag_tool_exists() and osp.isfile(record['checkpoint'])):
+        record.update(diagnose(method, record, args, record['log'], env))
+        changed = True
+    if changed:
+        _save(record, result_file)
+    return record
+
+
+def run_one(method, seed, args, threads, tag):
+    """Train, test and diagnose one (method, seed), or reuse its
+    result.json; never raises: a failure is returned as a record with
+    status 'failed'."""
+    work_dir = osp.join(args.out_dir, 'runs', method.name, f'seed{seed}')
+    result_file = osp.join(work_dir, 'result.json')
+    log_file = osp.join(work_dir, 'run.log')
+    env = tool_env(threads, args.pretrained)
+    if osp.isfile(result_file) and not args.force:
+        with open(result_file) as f:
+            record = json.load(f)
+        log(f'{tag} {method.name} seed {seed}: reused {result_file}')
+        record = _complete(record, method, args, env, result_file)
+        return dict(record, reused=True)
+    os.makedirs(work_dir, exist_ok=True)
+    if osp.isfile(log_file):
+        os.remove(log_file)
+    record = dict(
+        method=method.name, seed=seed, work_dir=work_dir, log=log_file)
+    try:
+        log(f'{tag} {method.name} seed {seed}: training ...')
+        ckpt, seconds, peak = train(method, work_dir, args, seed, log_file,
+                                    env)
+        log(f'{tag} {method.name} seed {seed}: testing ...')
+        figures = test(method, ckpt, work_dir, args, seed, log_file, env)
+    except Exception as e:  # reported; the other runs go on
+        error = f'{method.name} seed {seed} failed: {e} (log: {log_file})'
+        log(f'{tag} ERROR {error}')
+        return dict(record, status='failed', error=error, reused=False)
+    record.update(
+        status='ok',
+        checkpoint=ckpt,
+        train_time_min=seconds / 60,
+        peak_mem_mib=peak,
+        **figures)
+    record.update(diagnose(method, record, args, log_file, env))
+    if record['diagnostics'].startswith('failed'):
+        log(f'{tag} note: {method.name} seed {seed} diagnostics '
+            f'{record["diagnostics"]} (log: {log_file})')
+    _save(record, result_file)
+    novel = figures['novel_map50']
+    log(f'{tag} {method.name} seed {seed}: done, novel mAP50 '
+        f'{"-" if novel is None else f"{novel:.1f}"}, '
+        f'{seconds / 60:.1f} min')
+    return dict(record, reused=False)
+
+
+def prior_minutes(files):
+    """method -> mean training minutes of its runs in the first readable
+    benchmark json of ``files`` (empty when none)."""
+    for path in files:
+        try:
+            with open(path) as f:
+                runs = json.load(f).get('runs') or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        times = {}
+        for r in runs:
+            if isinstance(r, dict) and isinstance(
+                    r.get('train_time_min'), (int, float)):
+                times.setdefault(r.get('method'),
+                                 []).append(r['train_time_min'])
+        if times:
+            return {m: statistics.fmean(v) for m, v in times.items()}
+    return {}
+
+
+def job_cost(method, seed, args, prior):
+    """Expected minutes of one job: 0 when its result.json is reused, else
+    the method's time in ``prior``, else its number of training stages
+    times the mean prior time (1 without any)."""
+    result = osp.join(args.out_dir, 'runs', method.name, f'seed{seed}',
+                      'result.json')
+    if osp.isfile(result) and not args.force:
+        return 0.0
+    if method.name in prior:
+        return prior[method.name]
+    unit = statistics.fmean(prior.values()) if prior else 1.0
+    return len(method.configs) * unit
+
+
+def run_all(args, methods, prior=None):
+    """Every (method, seed) through a pool of ``args.jobs`` workers,
+    submitted longest first (``job_cost``) so the workers finish together;
+    the records in ``methods`` order."""
+    plan = [(m, s) for m in methods
+            for s in range(args.seeds if m.multi_seed else 1)]
+    order = sorted(
+        range(len(plan)),
+        key=lambda i: -job_cost(*plan[i], args, prior or {}))
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    futures = {}
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for k, i in enumerate(order):
+            m, s = plan[i]
+            futures[i] = pool.submit(run_one, m, s, args, threads,
+                                     f'[{k + 1}/{len(plan)}]')
+        return [futures[i].result() for i in range(len(plan))]
