@@ -7,4 +7,9 @@ _base_ = [
     '../_base_/schedules/schedule_tiny.py', '../_base_/default_runtime.py'
 ]
 model = dict(class_split={{_base_.metainfo}})
-custom_hooks = [dict(type='PseudoGTSwitchHook', start_epoch=1)]
+# the stage figures (tools/analysis_tools/diagnose_drn.py) on the first 48
+# training images after every epoch, into the work dir's scalars
+custom_hooks = [
+    dict(type='PseudoGTSwitchHook', start_epoch=1),
+    dict(type='DRNDiagnosticsHook', interval=1, num_images=48)
+]

@@ -1,5 +1,5 @@
 """Multiple-instance recognition head: WSDDN streams + OICR refinement."""
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmdet.registry import MODELS
@@ -115,8 +115,11 @@ class MILBBoxHead(BaseModule):
         return torch.stack(
             [s.sum(0) for s in mil_scores.split(list(num_per_img))])
 
-    def loss(self, outs: Dict[str, object], proposals: List[Tensor],
-             image_labels: Tensor) -> Dict[str, Tensor]:
+    def loss(self,
+             outs: Dict[str, object],
+             proposals: List[Tensor],
+             image_labels: Tensor,
+             gt_instances: Optional[List] = None) -> Dict[str, Tensor]:
         """The image-level loss and one loss per refinement branch.
 
         Args:
@@ -124,6 +127,10 @@ class MILBBoxHead(BaseModule):
             proposals (list[Tensor]): per image [R_i, 4] boxes of the rows.
             image_labels (Tensor): [B, C] multi-hot labels of the classes
                 this head learns.
+            gt_instances (list[InstanceData], optional): per image the
+                known boxes, ``bboxes`` [G_i, 4] and ``labels`` [G_i] in
+                this head's classes: the OICR refinement then seeds those
+                classes with their boxes (see :func:`oicr_pseudo_labels`).
 
         Returns:
             dict: ``loss_mil`` and ``loss_refine{k}`` for k < K.
@@ -140,14 +147,18 @@ class MILBBoxHead(BaseModule):
         ])
         prev = outs['mil_scores']
         for k, probs in enumerate(outs['refine_probs']):
-            targets = self.refine_targets_of(prev, proposals, image_labels)
+            targets = self.refine_targets_of(prev, proposals, image_labels,
+                                             gt_instances)
             losses[f'loss_refine{k}'] = self.loss_refine(
                 probs, *targets, img_inds=img_inds, num_imgs=num_imgs)
             prev = probs[:, :-1]
         return losses
 
-    def refine_targets_of(self, scores: Tensor, proposals: List[Tensor],
-                          image_labels: Tensor) -> tuple:
+    def refine_targets_of(self,
+                          scores: Tensor,
+                          proposals: List[Tensor],
+                          image_labels: Tensor,
+                          gt_instances: Optional[List] = None) -> tuple:
         """Targets of a refinement branch from the previous scores [N, C].
 
         Returns:
@@ -156,11 +167,19 @@ class MILBBoxHead(BaseModule):
         """
         chunks = scores.detach().split([len(p) for p in proposals])
         if self.refine_targets == 'oicr':
+            gts = gt_instances or [None] * len(proposals)
             per_img = [
-                oicr_pseudo_labels(p, s, y, **self.pseudo_label_cfg)
-                for p, s, y in zip(proposals, chunks, image_labels)
+                oicr_pseudo_labels(
+                    p, s, y, **self.pseudo_label_cfg,
+                    gt_bboxes=None if g is None else g.bboxes,
+                    gt_labels=None if g is None else g.labels)
+                for p, s, y, g in zip(proposals, chunks, image_labels, gts)
             ]
             return (torch.cat([t[0] for t in per_img]),
                     torch.cat([t[1] for t in per_img]))
+        if gt_instances is not None:
+            raise NotImplementedError(
+                "box seeds (gt_instances) are implemented for "
+                "refine_targets='oicr' only")
         from ..utils.pcl_clusters import pcl_targets
         return pcl_targets(proposals, chunks, image_labels, **self.pcl_cfg)

@@ -1,6 +1,6 @@
 """The Detection-Recognition Network (cross-supervised detection)."""
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import torch
 from mmdet.models.detectors import TwoStageDetector
@@ -14,6 +14,7 @@ from torch import Tensor
 from ...datasets.csod_coco import complete_class_split
 from ..roi_heads.mil_roi_head import image_labels_of
 from .drn_stages import DRNStagesMixin
+from .drn_targets import DRNTargetsMixin
 
 PSEUDO_GT_SOURCES = ('none', 'rec', 'scm')
 REC_CLASSES = ('all', 'novel')
@@ -21,7 +22,7 @@ NOVEL_FROM = ('det', 'rec')
 
 
 @MODELS.register_module()
-class DRN(DRNStagesMixin, TwoStageDetector):
+class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
     """Detection-Recognition Network: recognition head -> SCM -> detection.
 
     One backbone; RoI features of the proposals (RoI pooling + two fc
@@ -74,6 +75,10 @@ class DRN(DRNStagesMixin, TwoStageDetector):
         novel_from (str): 'det' or 'rec' at inference.
         loss_weights (dict): ``rec``, ``det``, ``scm``, ``rpn``.
         pseudo_gt_enabled (bool): Initial state of the warm-up switch.
+        rec_box_seeds (bool): The recognition head's refinement takes the
+            base classes' boxes as its seeds for those classes (and no
+            novel seed on a base box) instead of their top-scoring
+            proposals; False: image labels only, as in the paper.
         unlabelled_topk (int, optional): With a value, the ``k`` proposals
             the recognition head scores highest for each novel class present
             in the image are never background for the detection head (see
@@ -99,6 +104,7 @@ class DRN(DRNStagesMixin, TwoStageDetector):
                  loss_weights: dict = dict(rec=1.0, det=10.0, scm=10.0),
                  pseudo_gt_enabled: bool = True,
                  unlabelled_topk: Optional[int] = None,
+                 rec_box_seeds: bool = False,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -164,6 +170,7 @@ class DRN(DRNStagesMixin, TwoStageDetector):
             raise ValueError(f'unlabelled_topk must be >= 1, got '
                              f'{unlabelled_topk}')
         self.unlabelled_topk = unlabelled_topk
+        self.rec_box_seeds = rec_box_seeds
 
     # ------------------------------------------------------------ training
     def loss(self, batch_inputs: Tensor,
@@ -192,7 +199,9 @@ class DRN(DRNStagesMixin, TwoStageDetector):
                 or self.unlabelled_topk is not None):
             rec = self.rec_head.forward_rois(x, rpn_results_list)
             rec_losses = self.rec_head.bbox_head.loss(
-                rec.outs, rec.proposals, image_labels[:, self.rec_label_map])
+                rec.outs, rec.proposals, image_labels[:, self.rec_label_map],
+                self.rec_gt_instances(batch_data_samples)
+                if self.rec_box_seeds else None)
             losses.update(_weighted('rec_', rec_losses, w['rec']))
             proposals = [p.detach() for p in rec.proposals]
             rec_scores = [s.detach() for s in rec.scores]
@@ -221,37 +230,6 @@ class DRN(DRNStagesMixin, TwoStageDetector):
             unlabelled=unlabelled)
         losses.update(_weighted('det_', det_losses, w['det']))
         return losses
-
-    def unlabelled_proposals(self, rec_scores: List[Tensor],
-                             image_labels: Tensor) -> List[Tensor]:
-        """Proposals that may hold an object of a novel class present.
-
-        The ``unlabelled_topk`` proposals that the recognition head scores
-        highest for a novel class of the image may be (part of) an object
-        without a box: the detection head must not learn them as
-        background. (A threshold relative to the top score flags nearly
-        every proposal while the recognition scores are still flat, which
-        leaves the detection head without negatives.)
-
-        Args:
-            rec_scores (list[Tensor]): Per image [R_i, C_rec].
-            image_labels (Tensor): [B, C] over all classes.
-
-        Returns:
-            list[Tensor]: Per image bool [R_i].
-        """
-        cols = [c for c, g in enumerate(self.rec_label_map)
-                if g in self.novel_labels]
-        present = image_labels[:, [self.rec_label_map[c] for c in cols]] > 0
-        out = []
-        for scores, here in zip(rec_scores, present):
-            flags = scores.new_zeros((len(scores), ), dtype=torch.bool)
-            s = scores[:, cols][:, here.to(scores.device)]
-            if len(s) and s.shape[1]:
-                k = min(self.unlabelled_topk, len(s))
-                flags[s.topk(k, dim=0).indices.flatten()] = True
-            out.append(flags)
-        return out
 
     def _proposals_for_training(self, x, batch_data_samples,
                                 losses) -> InstanceList:
@@ -287,78 +265,6 @@ class DRN(DRNStagesMixin, TwoStageDetector):
                         'novel-class box; cross-supervised training reads '
                         "novel classes as image labels only (dataset "
                         "supervision='cross')")
-
-    def base_queries(self, batch_data_samples: SampleList) -> tuple:
-        """SCM training queries: every base class with boxes in an image.
-
-        Returns:
-            tuple: queries [Q, 2] (image index, rec column) and the list of
-            the Q ground-truth box sets [K_q, 4].
-        """
-        rec_col = {g: i for i, g in enumerate(self.rec_label_map)}
-        queries, targets = [], []
-        for i, s in enumerate(batch_data_samples):
-            boxes = get_box_tensor(s.gt_instances.bboxes)
-            labels = s.gt_instances.labels
-            for label in labels.unique().tolist():
-                queries.append((i, rec_col[label]))
-                targets.append(boxes[labels == label])
-        device = self.data_preprocessor.device
-        return torch.tensor(queries, dtype=torch.long,
-                            device=device).reshape(-1, 2), targets
-
-    def pseudo_boxes(self, proposals: List[Tensor], rec_scores: List[Tensor],
-                     image_labels: Tensor,
-                     img_shapes: Sequence) -> List[InstanceData]:
-        """Pseudo boxes of the novel classes present in each image.
-
-        One per class (the paper), or with the SCM's ``max_per_query > 1``
-        also the further instances it finds.
-
-        Args:
-            proposals (list[Tensor]): per image [R_i, 4].
-            rec_scores (list[Tensor]): per image [R_i, C_rec], detached.
-            image_labels (Tensor): [B, C] over all classes.
-            img_shapes (Sequence): per image (h, w).
-
-        Returns:
-            list[InstanceData]: per image ``bboxes`` [K_i, 4], global
-            ``labels`` [K_i], ``scores`` [K_i] (the SCM's, or the
-            recognition score of the top proposal) and ``from_fallback``
-            [K_i] (the SCM found nothing and gave the top proposal).
-        """
-        rec_col = {g: i for i, g in enumerate(self.rec_label_map)}
-        queries = [(i, rec_col[g]) for i in range(len(proposals))
-                   for g in self.novel_labels if image_labels[i, g] > 0]
-        device = image_labels.device
-        q = torch.tensor(queries, dtype=torch.long,
-                         device=device).reshape(-1, 2)
-        rec_map = torch.tensor(self.rec_label_map, dtype=torch.long,
-                               device=device)
-        if self.pseudo_gt == 'scm':
-            res = self.scm.predict(proposals, rec_scores, q, img_shapes)
-            boxes, scores, fallback = res.bboxes, res.scores, \
-                res.from_fallback
-            img_ids, labels = res.img_ids.to(device), rec_map[res.labels]
-        else:
-            top = [rec_scores[i][:, c].argmax() for i, c in queries]
-            boxes = torch.stack([
-                proposals[i][t] for (i, _), t in zip(queries, top)
-            ]) if queries else image_labels.new_zeros((0, 4))
-            scores = torch.stack([
-                rec_scores[i][t, c] for (i, c), t in zip(queries, top)
-            ]) if queries else image_labels.new_zeros((0, ))
-            fallback = torch.zeros(len(queries), dtype=torch.bool,
-                                   device=device)
-            img_ids, labels = q[:, 0], rec_map[q[:, 1]]
-        out = []
-        for i in range(len(proposals)):
-            sel = img_ids == i
-            out.append(InstanceData(bboxes=boxes[sel].detach(),
-                                    labels=labels[sel],
-                                    scores=scores[sel].detach(),
-                                    from_fallback=fallback[sel]))
-        return out
 
     # ----------------------------------------------------------- inference
     def predict(self,

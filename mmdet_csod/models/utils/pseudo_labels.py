@@ -1,5 +1,5 @@
 """Proposal pseudo-labels for online instance classifier refinement (OICR)."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from mmdet.structures.bbox import bbox_overlaps
@@ -13,7 +13,9 @@ def oicr_pseudo_labels(
         scores: Tensor,
         image_labels: Tensor,
         iou_thr: float = 0.5,
-        weight_mode: str = 'seed_score') -> Tuple[Tensor, Tensor]:
+        weight_mode: str = 'seed_score',
+        gt_bboxes: Optional[Tensor] = None,
+        gt_labels: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """Per-proposal labels and weights from the previous stage's scores.
 
     For each class present in the image, in increasing class order, the seed
@@ -25,6 +27,13 @@ def oicr_pseudo_labels(
     (background proposals too), or, with ``weight_mode='iou'`` (the CSOD
     paper's variant), its IoU with that seed.
 
+    With ``gt_bboxes`` (cross-supervised training), the classes that have
+    ground-truth boxes in the image take those boxes as their seeds, with
+    score 1, instead of a top-scoring proposal; only the present classes
+    without a box get a proposal seed, chosen among the proposals that
+    overlap no ground-truth box at ``iou_thr`` (a labelled object is not
+    an unlabelled one).
+
     Only the classes are looped over; proposals are handled as tensors.
 
     Args:
@@ -34,6 +43,9 @@ def oicr_pseudo_labels(
         image_labels (Tensor): [C] multi-hot image-level labels.
         iou_thr (float): IoU at which a proposal takes its seed's class.
         weight_mode (str): 'seed_score' or 'iou'.
+        gt_bboxes (Tensor, optional): [G, 4] boxes of known classes.
+        gt_labels (Tensor, optional): [G] their classes (columns of
+            ``scores``).
 
     Returns:
         tuple[Tensor, Tensor]: labels [R] long in 0..C (C is background) and
@@ -58,18 +70,33 @@ def oicr_pseudo_labels(
         return labels, weights
 
     available = scores.clone()
+    seed_boxes = proposals.new_zeros((0, 4))
+    seed_labels = present.new_zeros((0, ))
+    seed_scores = scores.new_zeros((0, ))
+    if gt_bboxes is not None and len(gt_bboxes):
+        gt_bboxes = gt_bboxes.detach().to(proposals)
+        gt_labels = gt_labels.to(present.device)
+        seed_boxes, seed_labels = gt_bboxes, gt_labels
+        seed_scores = scores.new_ones((len(gt_bboxes), ))
+        present = present[~torch.isin(present, gt_labels)]
+        on_gt = bbox_overlaps(proposals.detach().float(),
+                              gt_bboxes.float()).amax(dim=1) >= iou_thr
+        available[on_gt] = float('-inf')
     seeds = []
     for c in present.tolist():  # a loop over classes, not proposals
         seed = torch.argmax(available[:, c])
         seeds.append(seed)
         available[seed] = float('-inf')
-    seeds = torch.stack(seeds)
-    seed_scores = scores[seeds, present]
+    if seeds:
+        seeds = torch.stack(seeds)
+        seed_boxes = torch.cat([seed_boxes, proposals.detach()[seeds]])
+        seed_labels = torch.cat([seed_labels, present])
+        seed_scores = torch.cat([seed_scores, scores[seeds, present]])
 
     ious = bbox_overlaps(proposals.detach().float(),
-                         proposals.detach()[seeds].float())  # [R, S]
+                         seed_boxes.float())  # [R, S]
     max_iou, nearest = ious.max(dim=1)
-    labels = torch.where(max_iou >= iou_thr, present[nearest], labels)
+    labels = torch.where(max_iou >= iou_thr, seed_labels[nearest], labels)
     if weight_mode == 'seed_score':
         weights = seed_scores[nearest].to(weights.dtype)
     else:

@@ -1,0 +1,137 @@
+"""What a DRN derives from a training batch to supervise one head with
+another: the SCM's base-class queries, the recognition head's box seeds,
+the proposals the detection head must not take as background, and the
+novel classes' pseudo boxes."""
+from typing import List, Sequence
+
+import torch
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import get_box_tensor
+from mmdet.utils import InstanceList
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+
+class DRNTargetsMixin:
+    """Training-time links between the heads of :class:`DRN`; every input
+    comes in as an argument, every result goes out as a return value."""
+
+    def base_queries(self, batch_data_samples: SampleList) -> tuple:
+        """SCM training queries: every base class with boxes in an image.
+
+        Returns:
+            tuple: queries [Q, 2] (image index, rec column) and the list of
+            the Q ground-truth box sets [K_q, 4].
+        """
+        rec_col = {g: i for i, g in enumerate(self.rec_label_map)}
+        queries, targets = [], []
+        for i, s in enumerate(batch_data_samples):
+            boxes = get_box_tensor(s.gt_instances.bboxes)
+            labels = s.gt_instances.labels
+            for label in labels.unique().tolist():
+                queries.append((i, rec_col[label]))
+                targets.append(boxes[labels == label])
+        device = self.data_preprocessor.device
+        return torch.tensor(queries, dtype=torch.long,
+                            device=device).reshape(-1, 2), targets
+
+    def rec_gt_instances(self,
+                         batch_data_samples: SampleList) -> InstanceList:
+        """Per image the base boxes, ``bboxes`` [G_i, 4] and ``labels``
+        [G_i] as columns of the recognition head (boxes of classes it does
+        not score are left out)."""
+        col = torch.full((self.num_classes, ), -1, dtype=torch.long)
+        col[self.rec_label_map] = torch.arange(len(self.rec_label_map))
+        out = []
+        for s in batch_data_samples:
+            labels = s.gt_instances.labels
+            cols = col.to(labels.device)[labels]
+            keep = cols >= 0
+            out.append(InstanceData(
+                bboxes=get_box_tensor(s.gt_instances.bboxes)[keep],
+                labels=cols[keep]))
+        return out
+
+    def unlabelled_proposals(self, rec_scores: List[Tensor],
+                             image_labels: Tensor) -> List[Tensor]:
+        """Proposals that may hold an object of a novel class present.
+
+        The ``unlabelled_topk`` proposals that the recognition head scores
+        highest for a novel class of the image may be (part of) an object
+        without a box: the detection head must not learn them as
+        background. (A threshold relative to the top score flags nearly
+        every proposal while the recognition scores are still flat, which
+        leaves the detection head without negatives.)
+
+        Args:
+            rec_scores (list[Tensor]): Per image [R_i, C_rec].
+            image_labels (Tensor): [B, C] over all classes.
+
+        Returns:
+            list[Tensor]: Per image bool [R_i].
+        """
+        cols = [c for c, g in enumerate(self.rec_label_map)
+                if g in self.novel_labels]
+        present = image_labels[:, [self.rec_label_map[c] for c in cols]] > 0
+        out = []
+        for scores, here in zip(rec_scores, present):
+            flags = scores.new_zeros((len(scores), ), dtype=torch.bool)
+            s = scores[:, cols][:, here.to(scores.device)]
+            if len(s) and s.shape[1]:
+                k = min(self.unlabelled_topk, len(s))
+                flags[s.topk(k, dim=0).indices.flatten()] = True
+            out.append(flags)
+        return out
+
+    def pseudo_boxes(self, proposals: List[Tensor], rec_scores: List[Tensor],
+                     image_labels: Tensor,
+                     img_shapes: Sequence) -> List[InstanceData]:
+        """Pseudo boxes of the novel classes present in each image.
+
+        One per class (the paper), or with the SCM's ``max_per_query > 1``
+        also the further instances it finds.
+
+        Args:
+            proposals (list[Tensor]): per image [R_i, 4].
+            rec_scores (list[Tensor]): per image [R_i, C_rec], detached.
+            image_labels (Tensor): [B, C] over all classes.
+            img_shapes (Sequence): per image (h, w).
+
+        Returns:
+            list[InstanceData]: per image ``bboxes`` [K_i, 4], global
+            ``labels`` [K_i], ``scores`` [K_i] (the SCM's, or the
+            recognition score of the top proposal) and ``from_fallback``
+            [K_i] (the SCM found nothing and gave the top proposal).
+        """
+        rec_col = {g: i for i, g in enumerate(self.rec_label_map)}
+        queries = [(i, rec_col[g]) for i in range(len(proposals))
+                   for g in self.novel_labels if image_labels[i, g] > 0]
+        device = image_labels.device
+        q = torch.tensor(queries, dtype=torch.long,
+                         device=device).reshape(-1, 2)
+        rec_map = torch.tensor(self.rec_label_map, dtype=torch.long,
+                               device=device)
+        if self.pseudo_gt == 'scm':
+            res = self.scm.predict(proposals, rec_scores, q, img_shapes)
+            boxes, scores, fallback = res.bboxes, res.scores, \
+                res.from_fallback
+            img_ids, labels = res.img_ids.to(device), rec_map[res.labels]
+        else:
+            top = [rec_scores[i][:, c].argmax() for i, c in queries]
+            boxes = torch.stack([
+                proposals[i][t] for (i, _), t in zip(queries, top)
+            ]) if queries else image_labels.new_zeros((0, 4))
+            scores = torch.stack([
+                rec_scores[i][t, c] for (i, c), t in zip(queries, top)
+            ]) if queries else image_labels.new_zeros((0, ))
+            fallback = torch.zeros(len(queries), dtype=torch.bool,
+                                   device=device)
+            img_ids, labels = q[:, 0], rec_map[q[:, 1]]
+        out = []
+        for i in range(len(proposals)):
+            sel = img_ids == i
+            out.append(InstanceData(bboxes=boxes[sel].detach(),
+                                    labels=labels[sel],
+                                    scores=scores[sel].detach(),
+                                    from_fallback=fallback[sel]))
+        return out
