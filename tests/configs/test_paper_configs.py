@@ -123,8 +123,9 @@ def test_small_drn_configs_keep_their_own_model(path):
     cfg = Config.fromfile(path)
     model = cfg.model
     assert model.type == 'DRN'
+    # the paper's refinement weighting, as the VGG16 models
     assert dict(model.rec_head.bbox_head.pseudo_label_cfg) == dict(
-        iou_thr=0.5, weight_mode='seed_score')
+        iou_thr=0.5, weight_mode='iou')
     # the small model's parts come whole from _base_/models/small_vgg.py,
     # none of VGG16's keys merged in
     assert model.backbone == cfg.small_vgg_backbone

@@ -1,9 +1,11 @@
 # The Detection-Recognition Network with the small CPU backbone, as a delta
 # on the paper's VGG16 DRN (./drn_vgg16.py): the SmallVGG backbone and RoI
 # extractor of ./small_vgg.py (RoIAlign on its stride-8 map), two fc layers
-# of 512 without dropout, 2 refinement branches weighted by the seed's score
-# (OICR's weighting), the SCM on heatmaps at 1/4 of the image with two max
-# poolings, and loss weights 1/1/1. Everything else (heads, SCM modes,
+# of 512 without dropout, 2 refinement branches (weighted, as in the paper,
+# by the IoU with the top-scoring proposal: with OICR's seed-score weights
+# the novel classes' tiny seed scores left their refinement without a
+# signal, see the README), the SCM on heatmaps at 1/4 of the image with two
+# max poolings, and loss weights 1/1/1. Everything else (heads, SCM modes,
 # train/test cfgs) comes from the VGG16 model. Experiments set
 # model.class_split from the dataset's metainfo.
 _base_ = ['./drn_vgg16.py', './small_vgg.py']
@@ -27,8 +29,7 @@ model = dict(
         bbox_head=dict(
             in_channels=512,
             num_classes=num_classes,
-            num_refine=2,
-            pseudo_label_cfg=dict(iou_thr=0.5, weight_mode='seed_score'))),
+            num_refine=2)),
     roi_head=dict(bbox_head=dict(in_channels=512, num_classes=num_classes)),
     scm=dict(heatmap_stride=4, detector=dict(num_pools=2)),
     # The paper's lambda_det = lambda_scm = 10 go with its lr of 1e-3; with

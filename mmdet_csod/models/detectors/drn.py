@@ -75,6 +75,11 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
         novel_from (str): 'det' or 'rec' at inference.
         loss_weights (dict): ``rec``, ``det``, ``scm``, ``rpn``.
         pseudo_gt_enabled (bool): Initial state of the warm-up switch.
+        scm_gate (dict, optional): ``dict(momentum=0.9)``: use the SCM's
+            pseudo boxes only while, on the training batches' base classes,
+            their running mean IoU with the ground truth beats the
+            recognition head's top box (else the top box, as without SCM);
+            None: always the SCM's (the paper).
         rec_box_seeds (bool): The recognition head's refinement takes the
             base classes' boxes as its seeds for those classes (and no
             novel seed on a base box) instead of their top-scoring
@@ -105,6 +110,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                  pseudo_gt_enabled: bool = True,
                  unlabelled_topk: Optional[int] = None,
                  rec_box_seeds: bool = False,
+                 scm_gate: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -171,6 +177,16 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                              f'{unlabelled_topk}')
         self.unlabelled_topk = unlabelled_topk
         self.rec_box_seeds = rec_box_seeds
+        self.scm_gate = None
+        if scm_gate is not None:
+            if scm is None:
+                raise ValueError('scm_gate needs an scm')
+            self.scm_gate = dict(momentum=0.9)
+            self.scm_gate.update(scm_gate)
+            if not 0 <= self.scm_gate['momentum'] < 1:
+                raise ValueError('scm_gate momentum must be in [0, 1)')
+            # running mean IoU with the base boxes: [SCM, rec top box]
+            self.register_buffer('scm_gate_iou', torch.zeros(2))
 
     # ------------------------------------------------------------ training
     def loss(self, batch_inputs: Tensor,
@@ -209,6 +225,9 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                 queries, targets = self.base_queries(batch_data_samples)
                 scm_losses = self.scm.loss(proposals, rec_scores, queries,
                                            targets, img_shapes)
+                if self.scm_gate is not None:
+                    self.update_scm_gate(proposals, rec_scores, queries,
+                                         targets, img_shapes)
                 losses.update(_weighted('scm_', scm_losses, w['scm']))
         if w['det'] <= 0:
             return losses

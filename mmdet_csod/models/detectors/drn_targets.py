@@ -6,7 +6,7 @@ from typing import List, Sequence
 
 import torch
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import get_box_tensor
+from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -89,7 +89,10 @@ class DRNTargetsMixin:
         """Pseudo boxes of the novel classes present in each image.
 
         One per class (the paper), or with the SCM's ``max_per_query > 1``
-        also the further instances it finds.
+        also the further instances it finds. The SCM's boxes with
+        ``pseudo_gt='scm'``, unless a ``scm_gate`` finds that the SCM does
+        not yet beat the recognition head's top box on the base classes
+        (:meth:`scm_earns_its_place`): then the top box.
 
         Args:
             proposals (list[Tensor]): per image [R_i, 4].
@@ -111,7 +114,7 @@ class DRNTargetsMixin:
                          device=device).reshape(-1, 2)
         rec_map = torch.tensor(self.rec_label_map, dtype=torch.long,
                                device=device)
-        if self.pseudo_gt == 'scm':
+        if self.pseudo_gt == 'scm' and self.scm_earns_its_place():
             res = self.scm.predict(proposals, rec_scores, q, img_shapes)
             boxes, scores, fallback = res.bboxes, res.scores, \
                 res.from_fallback
@@ -135,3 +138,43 @@ class DRNTargetsMixin:
                                     scores=scores[sel].detach(),
                                     from_fallback=fallback[sel]))
         return out
+
+    def scm_earns_its_place(self) -> bool:
+        """Whether the SCM's boxes are the better pseudo boxes.
+
+        Without a ``scm_gate``: always. With one: when the running mean
+        IoU of the SCM's boxes with the base ground truth
+        (``scm_gate_iou[0]``) exceeds that of the recognition head's top
+        boxes (``scm_gate_iou[1]``), both measured on the training batches'
+        base classes (:meth:`update_scm_gate`), where the boxes are known.
+        """
+        if getattr(self, 'scm_gate', None) is None:
+            return True
+        return bool(self.scm_gate_iou[0] > self.scm_gate_iou[1])
+
+    @torch.no_grad()
+    def update_scm_gate(self, proposals: List[Tensor],
+                        rec_scores: List[Tensor], queries: Tensor,
+                        targets: List[Tensor], img_shapes: Sequence) -> None:
+        """Fold a batch's base-class IoUs into ``scm_gate_iou`` [2].
+
+        Args:
+            proposals, rec_scores, img_shapes: as for :meth:`pseudo_boxes`.
+            queries (Tensor): [Q, 2] base-class queries (image, rec column).
+            targets (list[Tensor]): Q ground-truth box sets [K_q, 4].
+        """
+        if not len(queries):
+            return
+        scm_boxes = self.scm.predict(proposals, rec_scores, queries,
+                                     img_shapes).bboxes[:len(queries)]
+        rec_boxes = torch.stack([
+            proposals[i][rec_scores[i][:, c].argmax()]
+            for i, c in queries.tolist()
+        ])
+        ious = scm_boxes.new_zeros((2, len(queries)))
+        for q, t in enumerate(targets):
+            t = get_box_tensor(t).to(scm_boxes)
+            pair = torch.stack([scm_boxes[q], rec_boxes[q]])
+            ious[:, q] = bbox_overlaps(pair, t).amax(dim=1)
+        m = self.scm_gate['momentum']
+        self.scm_gate_iou.mul_(m).add_((1 - m) * ious.mean(dim=1))
