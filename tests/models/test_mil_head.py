@@ -77,3 +77,101 @@ def test_refinement_loss_uses_previous_branch_pseudo_labels():
     torch.testing.assert_close(
         head.proposal_scores(outs),
         (outs['refine_probs'][0][:, :3] + outs['refine_probs'][1][:, :3]) / 2)
+
+
+# ------------------------------------------- gt boxes as refinement seeds
+def _gt(boxes, labels):
+    from mmengine.structures import InstanceData
+    return InstanceData(
+        bboxes=torch.tensor(boxes, dtype=torch.float),
+        labels=torch.tensor(labels, dtype=torch.long))
+
+
+def _two_images():
+    """A 3-class head with 2 branches, two images; image 0 has a class-1
+    box on the proposal that class 1 scores lowest (so that the box, not
+    the top-scoring proposal, seeds it), image 1 has no box."""
+    torch.manual_seed(0)
+    head = MODELS.build(
+        dict(type='MILBBoxHead', in_channels=8, num_classes=3, num_refine=2))
+    props = [
+        torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30],
+                      [21, 20, 30, 30], [50, 50, 60, 60]],
+                     dtype=torch.float),
+        torch.tensor(
+            [[0, 0, 20, 20], [2, 0, 20, 20], [40, 0, 60, 20], [0, 40, 20, 60]],
+            dtype=torch.float)
+    ]
+    labels = torch.tensor([[0., 1., 1.], [1., 0., 1.]])
+    outs = head(torch.randn(9, 8), [5, 4])
+    low = int(outs['mil_scores'][:5, 1].argmin())
+    high = int(outs['mil_scores'][:5, 1].argmax())
+    assert low != high
+    gts = [
+        _gt(props[0][low:low + 1].tolist(), [1]),
+        _gt(torch.zeros(0, 4).tolist(), [])
+    ]
+    return head, outs, props, labels, gts
+
+
+def test_refinement_seeds_on_gt_boxes():
+    from mmdet_csod.models.utils import oicr_pseudo_labels
+    head, outs, props, labels, gts = _two_images()
+    plain = head.loss(outs, props, labels)
+    seeded = head.loss(outs, props, labels, gt_instances=gts)
+    assert set(seeded) == set(plain)
+    assert torch.equal(seeded['loss_mil'], plain['loss_mil'])
+    assert not torch.equal(seeded['loss_refine0'], plain['loss_refine0'])
+    # each branch: the pseudo-labels of its previous scores, image i with
+    # its own boxes
+    previous = [outs['mil_scores'], outs['refine_probs'][0][:, :-1]]
+    img_inds = torch.tensor([0] * 5 + [1] * 4)
+    for k, prev in enumerate(previous):
+        y, w = zip(*[
+            oicr_pseudo_labels(
+                p, s.detach(), lab, gt_bboxes=g.bboxes, gt_labels=g.labels)
+            for p, s, lab, g in zip(props, prev.split([5, 4]), labels, gts)
+        ])
+        expect = head.loss_refine(
+            outs['refine_probs'][k],
+            torch.cat(y),
+            torch.cat(w),
+            img_inds=img_inds,
+            num_imgs=2)
+        torch.testing.assert_close(seeded[f'loss_refine{k}'], expect)
+    # the targets themselves: the box's proposal is class 1 with weight 1
+    y, w = head.refine_targets_of(outs['mil_scores'], props, labels, gts)
+    low = int((props[0] == gts[0].bboxes).all(1).nonzero())
+    assert y[low].item() == 1 and w[low].item() == 1.0
+    # image 1 (no box) is as without gt
+    y0, w0 = head.refine_targets_of(outs['mil_scores'], props, labels)
+    assert torch.equal(y[5:], y0[5:]) and torch.equal(w[5:], w0[5:])
+    assert not torch.equal(y[:5], y0[:5])
+
+
+def test_empty_gt_instances_are_no_gt():
+    head, outs, props, labels, gts = _two_images()
+    plain = head.loss(outs, props, labels)
+    empty = head.loss(outs, props, labels, gt_instances=[gts[1], gts[1]])
+    assert set(empty) == set(plain)
+    for k in plain:
+        assert torch.equal(empty[k], plain[k]), k
+
+
+def test_pcl_has_no_gt_seeds():
+    torch.manual_seed(0)
+    head = MODELS.build(
+        dict(
+            type='MILBBoxHead',
+            in_channels=8,
+            num_classes=3,
+            num_refine=1,
+            refine_targets='pcl',
+            loss_refine=dict(type='PCLLoss')))
+    _, _, props, labels, gts = _two_images()
+    outs = head(torch.randn(9, 8), [5, 4])
+    assert torch.isfinite(head.loss(outs, props, labels)['loss_refine0'])
+    with pytest.raises(NotImplementedError, match='oicr'):
+        head.loss(outs, props, labels, gt_instances=gts)
+    with pytest.raises(NotImplementedError, match='oicr'):
+        head.refine_targets_of(outs['mil_scores'], props, labels, gts)

@@ -73,7 +73,8 @@ def oicr_pseudo_labels(
     seed_boxes = proposals.new_zeros((0, 4))
     seed_labels = present.new_zeros((0, ))
     seed_scores = scores.new_zeros((0, ))
-    if gt_bboxes is not None and len(gt_bboxes):
+    use_gt = gt_bboxes is not None and len(gt_bboxes) > 0
+    if use_gt:
         gt_bboxes = gt_bboxes.detach().to(proposals)
         gt_labels = gt_labels.to(present.device)
         seed_boxes, seed_labels = gt_bboxes, gt_labels
@@ -82,16 +83,22 @@ def oicr_pseudo_labels(
         on_gt = bbox_overlaps(proposals.detach().float(),
                               gt_bboxes.float()).amax(dim=1) >= iou_thr
         available[on_gt] = float('-inf')
-    seeds = []
+    seeds, seeded = [], []
     for c in present.tolist():  # a loop over classes, not proposals
+        if use_gt and torch.isinf(available[:, c].max()):
+            continue  # every proposal lies on a box or is a seed already
         seed = torch.argmax(available[:, c])
         seeds.append(seed)
+        seeded.append(c)
         available[seed] = float('-inf')
     if seeds:
         seeds = torch.stack(seeds)
+        seeded = present.new_tensor(seeded)
         seed_boxes = torch.cat([seed_boxes, proposals.detach()[seeds]])
-        seed_labels = torch.cat([seed_labels, present])
-        seed_scores = torch.cat([seed_scores, scores[seeds, present]])
+        seed_labels = torch.cat([seed_labels, seeded])
+        seed_scores = torch.cat([seed_scores, scores[seeds, seeded]])
+    if not len(seed_boxes):
+        return labels, weights
 
     ious = bbox_overlaps(proposals.detach().float(),
                          seed_boxes.float())  # [R, S]
