@@ -279,8 +279,8 @@ def test_scm_several_boxes_per_query(monkeypatch):
         res.bboxes[q:],
         torch.tensor([[24., 8., 48., 32.], [40., 4., 56., 24.],
                       [4., 4., 24., 24.]]))
-    torch.testing.assert_close(res.scores[q:], torch.tensor([0.6, 0.55,
-                                                              0.4]))
+    torch.testing.assert_close(res.scores[q:],
+                               torch.tensor([0.6, 0.55, 0.4]))
     top = res.scores[:q][res.query_ids[q:]]
     assert (res.scores[q:] >= 0.5 * top).all()
     assert not res.from_fallback[q:].any()

@@ -175,3 +175,107 @@ def test_pcl_has_no_gt_seeds():
         head.loss(outs, props, labels, gt_instances=gts)
     with pytest.raises(NotImplementedError, match='oicr'):
         head.refine_targets_of(outs['mil_scores'], props, labels, gts)
+
+
+# ------------------------------------- options of the peers' refinements
+def _weighted_pair(refine_targets='oicr', **kw):
+    """The same head (same init and features) without and with ``kw``."""
+    heads = []
+    for extra in (dict(), kw):
+        torch.manual_seed(0)
+        cfg = dict(
+            type='MILBBoxHead',
+            in_channels=8,
+            num_classes=3,
+            num_refine=2,
+            refine_targets=refine_targets,
+            **extra)
+        if refine_targets == 'pcl':
+            cfg['loss_refine'] = dict(type='PCLLoss')
+        heads.append(MODELS.build(cfg))
+    return heads
+
+
+@pytest.mark.parametrize('refine_targets', ['oicr', 'pcl'])
+def test_refine_loss_weights_scale_each_branch(refine_targets):
+    """wetectron weighs the first refinement branch 3, the others 1."""
+    plain, weighted = _weighted_pair(
+        refine_targets, refine_loss_weights=[3, 1])
+    _, _, props, labels, _ = _two_images()
+    feats = torch.randn(9, 8)
+    base = plain.loss(plain(feats, [5, 4]), props, labels)
+    losses = weighted.loss(weighted(feats, [5, 4]), props, labels)
+    assert set(losses) == set(base)
+    assert torch.equal(losses['loss_mil'], base['loss_mil'])
+    torch.testing.assert_close(losses['loss_refine0'],
+                               3 * base['loss_refine0'])
+    torch.testing.assert_close(losses['loss_refine1'], base['loss_refine1'])
+    assert weighted.refine_loss_weights == (3.0, 1.0)
+    # None (the default) and all ones are the unweighted losses
+    assert plain.refine_loss_weights is None
+    _, ones = _weighted_pair(refine_targets, refine_loss_weights=(1., 1.))
+    same = ones.loss(ones(feats, [5, 4]), props, labels)
+    for k in base:
+        assert torch.equal(same[k], base[k]), k
+
+
+def test_refine_loss_weights_gradient_is_scaled():
+    plain, weighted = _weighted_pair(refine_loss_weights=[0.5, 2.])
+    _, _, props, labels, _ = _two_images()
+    feats = torch.randn(9, 8)
+    for head in (plain, weighted):
+        losses = head.loss(head(feats, [5, 4]), props, labels)
+        (losses['loss_refine0'] + losses['loss_refine1']).backward()
+    for k, w in enumerate((0.5, 2.)):
+        torch.testing.assert_close(weighted.fc_refine[k].weight.grad,
+                                   w * plain.fc_refine[k].weight.grad)
+
+
+@pytest.mark.parametrize('weights', [[3.], [3., 1., 1.], []])
+def test_refine_loss_weights_length_is_checked(weights):
+    with pytest.raises(ValueError, match='refine_loss_weights'):
+        MODELS.build(
+            dict(
+                type='MILBBoxHead',
+                in_channels=8,
+                num_classes=3,
+                num_refine=2,
+                refine_loss_weights=weights))
+    # no branch, no weight
+    head = MODELS.build(
+        dict(
+            type='MILBBoxHead',
+            in_channels=8,
+            num_classes=3,
+            num_refine=0,
+            refine_loss_weights=[]))
+    assert head.refine_loss_weights == ()
+
+
+def test_pseudo_label_cfg_passes_ignore_iou_thr():
+    """pcl.pytorch's OICR BG_THRESH reaches oicr_pseudo_labels through
+    pseudo_label_cfg; without it the targets are unchanged."""
+    from mmdet_csod.models.utils import oicr_pseudo_labels
+    cfg = dict(iou_thr=0.5, weight_mode='seed_score')
+    plain, ignoring = _weighted_pair(
+        pseudo_label_cfg=dict(cfg, ignore_iou_thr=0.1))
+    _, _, props, labels, _ = _two_images()
+    feats = torch.randn(9, 8)
+    scores = plain(feats, [5, 4])['mil_scores']
+    y0, w0 = plain.refine_targets_of(scores, props, labels)
+    y, w = ignoring.refine_targets_of(scores, props, labels)
+    expect = [
+        oicr_pseudo_labels(p, s.detach(), lab, **cfg, ignore_iou_thr=0.1)
+        for p, s, lab in zip(props, scores.split([5, 4]), labels)
+    ]
+    assert torch.equal(y, torch.cat([e[0] for e in expect]))
+    assert torch.equal(w, torch.cat([e[1] for e in expect]))
+    assert torch.equal(y, y0)
+    ignored = w == 0
+    assert torch.equal(w[~ignored], w0[~ignored])
+    assert (w0[ignored] > 0).any()  # something is ignored only with it
+    plain_expect = [
+        oicr_pseudo_labels(p, s.detach(), lab, **cfg)
+        for p, s, lab in zip(props, scores.split([5, 4]), labels)
+    ]
+    assert torch.equal(w0, torch.cat([e[1] for e in plain_expect]))

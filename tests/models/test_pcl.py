@@ -1,4 +1,5 @@
 """PCL's proposal clusters and cluster loss: worked cases and a reference."""
+import itertools
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import torch
 from mmdet.registry import MODELS
 
 from mmdet_csod.models.losses import PCLLoss
-from mmdet_csod.models.utils.pcl_clusters import (KMEANS_ITERS,
+from mmdet_csod.models.utils.pcl_clusters import (TIE_RTOL,
                                                   pcl_proposal_clusters,
                                                   pcl_targets,
                                                   top_score_cluster)
@@ -24,17 +25,20 @@ from mmdet_csod.models.utils.pcl_clusters import (KMEANS_ITERS,
 # IoUs: p0-p1 .8, p0-p2 .6, p0-p3 .5, p1-p2 .75, p1-p3 .3, p2-p3 .1,
 # p4-p5 .7, p0-p6 .25, p7 overlaps nothing.
 #
-# Class 0 scores [.5, .9, .7, .6, .02, .01, .05, .03]. k-means (k = 3) of
-# the 8 scores: quantile init (.0217, .275, .6833) -> clusters
-# {.01, .02, .03, .05}, {}, {.5, .6, .7, .9}, stable; top = {p0..p3}.
+# Class 0 scores [.85, .9, .88, .86, .02, .01, .3, .03]. Optimal k-means
+# (k = 3) of the 8 scores: {.01, .02, .03}, {.3}, {.85, .86, .88, .9}
+# (sum of squares .0017; with the top four split and the low four together
+# it is .059); top = {p0..p3}.
 # Graph (IoU > .4): p0-p1, p0-p2, p0-p3, p1-p2 -> degrees p0 3, p1 2, p2 2,
 # p3 1. p0 has the highest degree (not the highest score): centre p0 of
-# score max(.5, .9, .7, .6) = .9; it and its neighbours leave the graph,
-# 0 <= 5 nodes remain: stop. Class 0 centres: [p0 (.9)].
+# score max(.85, .9, .88, .86) = .9; it and its neighbours leave the
+# graph, 0 <= 5 nodes remain: stop. Class 0 centres: [p0 (.9)].
 #
-# Class 1 scores [.95, .01, .01, .01, .8, .85, .02, .02]; p0 is a class-0
-# centre, so the candidates are p1..p7: k-means of
-# [.01, .01, .01, .8, .85, .02, .02] from (.01, .02, .8) -> top {p4, p5}.
+# Class 1 scores [.95, .01, .2, .01, .8, .85, .02, .02]; p0 is a class-0
+# centre, so the candidates are p1..p7: optimal k-means of
+# [.01, .2, .01, .8, .85, .02, .02]: {.01, .01, .02, .02}, {.2}, {.8, .85}
+# (.0014; {.8}, {.85} apart and .2 with the low ones: .0275) -> top
+# {p4, p5}.
 # Graph: p4-p5, degrees 1 and 1: the tie goes to the higher score, p5;
 # score max(.8, .85) = .85. Class 1 centres: [p5 (.85)].
 #
@@ -46,8 +50,8 @@ from mmdet_csod.models.utils.pcl_clusters import (KMEANS_ITERS,
 WORKED_PROPS = [[0, 0, 10, 10], [0, 0, 10, 8], [0, 0, 10, 6], [0, 5, 10, 10],
                 [30, 0, 40, 10], [30, 0, 40, 7], [6, 0, 16, 10],
                 [60, 0, 70, 10]]
-WORKED_SCORES = [[.5, .9, .7, .6, .02, .01, .05, .03],
-                 [.95, .01, .01, .01, .8, .85, .02, .02]]
+WORKED_SCORES = [[.85, .9, .88, .86, .02, .01, .3, .03],
+                 [.95, .01, .2, .01, .8, .85, .02, .02]]
 
 
 def _worked():
@@ -90,7 +94,8 @@ def test_worked_case_thresholds():
 def test_worked_case_one_class():
     props, scores = _worked()
     # only class 1 present: p0 is a candidate again; top cluster of
-    # [.95, .01, .01, .01, .8, .85, .02, .02] is {p0, p4, p5}; graph:
+    # [.95, .01, .2, .01, .8, .85, .02, .02] is {p0, p4, p5} ({.01, .01,
+    # .02, .02}, {.2}, {.8, .85, .95}: .0118; {.95} alone: .0288); graph:
     # p4-p5 only; degrees p0 0, p4 1, p5 1 -> centre p5 (.85), then one
     # node (p0) remains <= 5: stop. p0..p3 overlap nothing -> ignored.
     res = pcl_proposal_clusters(props, scores, torch.tensor([0., 1.]))
@@ -100,8 +105,8 @@ def test_worked_case_one_class():
 
 
 def test_kmeans_top_cluster():
-    # sorted [.05, .1, .45, .5, .88, .9]: quantiles at 1/6, 1/2, 5/6 are
-    # .0917, .475, .8833 -> {.05, .1}, {.45, .5}, {.88, .9}: stable.
+    # sorted [.05, .1, .45, .5, .88, .9]: optimum {.05, .1}, {.45, .5},
+    # {.88, .9} (.0027). More cases in test_top_score_cluster.py.
     keep = top_score_cluster(torch.tensor([.9, .88, .5, .45, .1, .05]), 3)
     assert keep.tolist() == [True, True, False, False, False, False]
     # one cluster keeps everything; equal values stay together
@@ -218,25 +223,27 @@ def _iou(a, b):
 
 
 def _ref_top(values, k):
-    k = min(k, len(values))
+    """Brute force: every split of the sorted distinct values into
+    min(k, m) contiguous segments; the top segment of the least total sum
+    of squares (ties within TIE_RTOL of the total: the smallest)."""
+    uniq = sorted(set(values))
+    k = min(k, len(uniq))
     if k <= 1:
         return list(range(len(values)))
-    cent = list(np.quantile(values, (np.arange(k) + .5) / k))
 
-    def assign():
-        return [
-            min(range(k), key=lambda j: (abs(v - cent[j]), j)) for v in values
-        ]
+    def cost(lo, hi):  # values in uniq[lo] .. uniq[hi - 1]
+        mem = [v for v in values if uniq[lo] <= v <= uniq[hi - 1]]
+        mean = sum(mem) / len(mem)
+        return sum((v - mean)**2 for v in mem)
 
-    for _ in range(KMEANS_ITERS):
-        a = assign()
-        for j in range(k):
-            mem = [v for v, aj in zip(values, a) if aj == j]
-            if mem:
-                cent[j] = sum(mem) / len(mem)
-    a = assign()
-    top = a[int(np.argmax(values))]
-    return [i for i in range(len(values)) if a[i] == top]
+    splits = [(sum(
+        cost(a, b)
+        for a, b in zip((0, ) + cuts, cuts + (len(uniq), ))), cuts[-1])
+              for cuts in itertools.combinations(range(1, len(uniq)), k - 1)]
+    best = min(c for c, _ in splits)
+    tol = TIE_RTOL * cost(0, len(uniq))
+    start = max(t for c, t in splits if c <= best + tol)
+    return [i for i, v in enumerate(values) if v >= uniq[start]]
 
 
 def _reference(props,

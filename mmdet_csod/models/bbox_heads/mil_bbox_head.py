@@ -49,11 +49,16 @@ class MILBBoxHead(BaseModule):
             the CSOD paper's lighter head uses fewer).
         refine_targets (str): 'oicr' or 'pcl'.
         pseudo_label_cfg (dict): kwargs of ``oicr_pseudo_labels``
-            (``iou_thr``, ``weight_mode``).
+            (``iou_thr``, ``weight_mode``, ``ignore_iou_thr``: weight 0
+            under this max IoU with the seeds, pcl.pytorch's OICR uses
+            0.1; off by default).
         pcl_cfg (dict): kwargs of ``pcl_targets`` when refine_targets='pcl'.
         loss_mil (dict): Image-level loss config.
         loss_refine (dict): Refinement loss config (per-proposal for OICR,
             per-cluster for PCL).
+        refine_loss_weights (Sequence[float], optional): K factors, one per
+            refinement branch, multiplying ``loss_refine{k}`` (wetectron
+            weighs the first branch 3, the others 1); None: all 1.
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class MILBBoxHead(BaseModule):
         pcl_cfg: dict = dict(),
         loss_mil: dict = dict(type='MILLoss'),
         loss_refine: dict = dict(type='WeightedRefineLoss'),
+        refine_loss_weights: Optional[Sequence[float]] = None,
         init_cfg=dict(type='Normal', std=0.01, layer='Linear', bias=0.)
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -76,6 +82,13 @@ class MILBBoxHead(BaseModule):
         self.num_classes = num_classes
         self.num_refine = num_refine
         self.refine_targets = refine_targets
+        if refine_loss_weights is not None:
+            refine_loss_weights = tuple(float(w) for w in refine_loss_weights)
+            if len(refine_loss_weights) != num_refine:
+                raise ValueError(
+                    f'refine_loss_weights has {len(refine_loss_weights)} '
+                    f'values for num_refine={num_refine} branches')
+        self.refine_loss_weights = refine_loss_weights
         self.pseudo_label_cfg = dict(pseudo_label_cfg)
         self.pcl_cfg = dict(pcl_cfg)
         self.fc_cls = nn.Linear(in_channels, num_classes)
@@ -133,7 +146,8 @@ class MILBBoxHead(BaseModule):
                 classes with their boxes (see :func:`oicr_pseudo_labels`).
 
         Returns:
-            dict: ``loss_mil`` and ``loss_refine{k}`` for k < K.
+            dict: ``loss_mil`` and ``loss_refine{k}`` for k < K (times
+            ``refine_loss_weights[k]`` when given).
         """
         num_per_img = [len(p) for p in proposals]
         num_imgs = len(proposals)
@@ -149,8 +163,11 @@ class MILBBoxHead(BaseModule):
         for k, probs in enumerate(outs['refine_probs']):
             targets = self.refine_targets_of(prev, proposals, image_labels,
                                              gt_instances)
-            losses[f'loss_refine{k}'] = self.loss_refine(
+            loss = self.loss_refine(
                 probs, *targets, img_inds=img_inds, num_imgs=num_imgs)
+            if self.refine_loss_weights is not None:
+                loss = self.refine_loss_weights[k] * loss
+            losses[f'loss_refine{k}'] = loss
             prev = probs[:, :-1]
         return losses
 

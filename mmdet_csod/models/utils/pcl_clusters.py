@@ -6,8 +6,10 @@ import torch
 from mmdet.structures.bbox import bbox_overlaps
 from torch import Tensor
 
-#: Lloyd iterations of the 1-D k-means that selects the top proposals.
-KMEANS_ITERS = 20
+#: Partitions whose cost is within this fraction of the total sum of squares
+#: of the optimum's count as tied in :func:`top_score_cluster` (float
+#: rounding of the prefix sums is ~1e-13 of it).
+TIE_RTOL = 1e-9
 
 
 @dataclass
@@ -44,39 +46,145 @@ class PCLClusters:
                 self.cluster_labels, self.cluster_scores, self.cluster_sizes)
 
 
-def top_score_cluster(values: Tensor, num_clusters: int) -> Tensor:
-    """Members of the highest cluster of a 1-D k-means of ``values``.
-
-    ``k = min(num_clusters, n)`` centroids start at the quantiles
-    ``(i + 0.5) / k`` (linear interpolation) of ``values``; then
-    ``KMEANS_ITERS`` Lloyd iterations: each value goes to its nearest
-    centroid (ties: the lower index), each centroid with members moves to
-    their mean, an empty one stays. After a last assignment the kept cluster
-    is the one of the highest value; in 1-D the clusters are intervals, so
-    it is also the non-empty cluster of the highest mean.
+def _segment_cost(s1: Tensor, s2: Tensor, w: Tensor, lo: Tensor,
+                  hi: Tensor) -> Tensor:
+    """Within-segment sums of squares of the sorted distinct values.
 
     Args:
-        values (Tensor): [n] scores, n >= 1.
+        s1 (Tensor): [m + 1] prefix sums of ``count * x`` over the m sorted
+            distinct values x (``s1[0] = 0``).
+        s2 (Tensor): [m + 1] prefix sums of ``count * x ** 2``.
+        w (Tensor): [m + 1] prefix sums of ``count``.
+        lo (Tensor): [P] long, first value of each segment.
+        hi (Tensor): [P] long, one past its last value (``lo < hi``).
+
+    Returns:
+        Tensor: [P] ``sum (x - mean) ** 2`` over the values (with their
+        multiplicities) of each segment.
+    """
+    d1 = s1[hi] - s1[lo]
+    return (s2[hi] - s2[lo] - d1 * d1 / (w[hi] - w[lo])).clamp(min=0)
+
+
+def _next_layer(prev: Tensor, s1: Tensor, s2: Tensor, w: Tensor, j: int,
+                t_hi: int) -> Tensor:
+    """One layer of the 1-D k-means dynamic programme (divide and conquer).
+
+    ``cur[t] = min over j - 1 <= s < t of prev[s] + cost(s, t)`` for
+    ``j <= t <= t_hi``: the best cost of the first t distinct values in j
+    segments from the best costs in j - 1 segments (``prev``). The 1-D sum
+    of squares satisfies the quadrangle inequality, so the largest best s
+    is non-decreasing in t: the middle t of each range of t is solved over
+    its admissible s, whose best bounds the s of the two halves. The ranges
+    of one level are solved together (tensors, no loop over values):
+    ``O(m)`` candidates a level, ``floor(log2(t_hi - j + 1)) + 1`` levels.
+
+    Args:
+        prev (Tensor): [m + 1] best costs in j - 1 segments, finite on
+            ``j - 1 .. t_hi - 1``.
+        s1 (Tensor): [m + 1] see :func:`_segment_cost`.
+        s2 (Tensor): [m + 1] see :func:`_segment_cost`.
+        w (Tensor): [m + 1] see :func:`_segment_cost`.
+        j (int): Segments of the new layer, >= 2.
+        t_hi (int): Last t solved.
+
+    Returns:
+        Tensor: [m + 1] ``cur``, inf outside ``j .. t_hi``.
+    """
+    device = prev.device
+    cur = torch.full_like(prev, float('inf'))
+
+    def longs(v):
+        return torch.tensor([v], dtype=torch.long, device=device)
+
+    # ranges of t (tlo..thi) with the admissible s (slo..shi) of each
+    tlo, thi, slo, shi = longs(j), longs(t_hi), longs(j - 1), longs(t_hi - 1)
+    while len(tlo):  # one iteration per level: O(log m)
+        mid = (tlo + thi) // 2
+        cnt = torch.minimum(shi, mid - 1) - slo + 1  # >= 1
+        task = torch.repeat_interleave(
+            torch.arange(len(mid), device=device), cnt)
+        first = torch.cumsum(cnt, 0) - cnt
+        s = slo[task] + torch.arange(len(task), device=device) - first[task]
+        val = prev[s] + _segment_cost(s1, s2, w, s, mid[task])
+        best_val = torch.full((len(mid), ), float('inf'), dtype=val.dtype,
+                              device=device).scatter_reduce(
+                                  0, task, val, 'amin')
+        best = torch.full_like(mid, -1).scatter_reduce(
+            0, task, torch.where(val == best_val[task], s, -1), 'amax')
+        cur[mid] = best_val
+        left, right = mid > tlo, mid < thi
+        tlo, thi, slo, shi = (torch.cat([tlo[left], mid[right] + 1]),
+                              torch.cat([mid[left] - 1, thi[right]]),
+                              torch.cat([slo[left], best[right]]),
+                              torch.cat([best[left], shi[right]]))
+    return cur
+
+
+def top_score_cluster(values: Tensor, num_clusters: int) -> Tensor:
+    """Members of the highest cluster of the optimal 1-D k-means of values.
+
+    The exact optimum (not Lloyd iterations): the partition of the values
+    into ``k`` clusters of least total within-cluster sum of squares. In
+    1-D its clusters are intervals of the sorted values, and it never
+    splits equal values (a value equidistant from two centroids could move
+    and strictly lower the cost) nor, when ``k`` is at most the number m
+    of distinct values, leaves a cluster empty or two centroids equal. So
+    with ``k = min(num_clusters, m)`` it is the split of the sorted
+    distinct values (with their multiplicities) into k contiguous
+    non-empty segments of least cost: dynamic programming on prefix sums,
+    each of the k - 2 inner layers by divide and conquer
+    (:func:`_next_layer`), ``O(k m log m)`` in all, and the last layer
+    (the top segment's start) by a direct minimum. The kept cluster is the
+    top segment: the cluster of the highest mean, with the highest value.
+    ``k <= 1`` or a single distinct value keeps everything; with
+    ``num_clusters >= m`` only the values equal to the maximum are kept.
+
+    Tie rule (deterministic): among the top segments whose best partition
+    costs at most the optimum plus ``TIE_RTOL`` times the total sum of
+    squares, the smallest one (highest lowest value) is kept; e.g. [0, 1,
+    2] with k = 2 keeps {2}. Equal values are always kept together.
+
+    Computed in float64 on the centred values.
+
+    Args:
+        values (Tensor): [n] scores.
         num_clusters (int): k-means clusters (>= 1; 1 keeps everything).
 
     Returns:
         Tensor: [n] bool, True for the members of the kept cluster.
     """
-    values = values.double()
-    k = min(int(num_clusters), values.numel())
+    if values.dim() != 1:
+        raise ValueError(f'values must be 1-D, got {tuple(values.shape)}')
+    uniq, inverse, counts = torch.unique(
+        values.detach().double(),
+        sorted=True,
+        return_inverse=True,
+        return_counts=True)
+    m = len(uniq)
+    k = min(int(num_clusters), m)
     if k <= 1:
         return torch.ones_like(values, dtype=torch.bool)
-    quantiles = (torch.arange(k, dtype=values.dtype, device=values.device) +
-                 0.5) / k
-    centroids = torch.quantile(values, quantiles)
-    for _ in range(KMEANS_ITERS):
-        assign = (values[:, None] - centroids[None]).abs().argmin(dim=1)
-        counts = torch.bincount(assign, minlength=k)
-        sums = values.new_zeros(k).index_add_(0, assign, values)
-        centroids = torch.where(counts > 0, sums / counts.clamp(min=1),
-                                centroids)
-    assign = (values[:, None] - centroids[None]).abs().argmin(dim=1)
-    return assign == assign[values.argmax()]
+    counts = counts.double()
+    x = uniq - (uniq * counts).sum() / counts.sum()  # centred
+
+    def prefix(v):
+        return torch.cat([v.new_zeros(1), torch.cumsum(v, 0)])
+
+    s1, s2, w = prefix(counts * x), prefix(counts * x * x), prefix(counts)
+    t = torch.arange(m + 1, device=uniq.device)
+    # one segment: cost(0, t); t = 0 (no value) is infeasible
+    best = torch.cat([
+        uniq.new_full((1, ), float('inf')),
+        _segment_cost(s1, s2, w, torch.zeros_like(t[1:]), t[1:])
+    ])
+    for j in range(2, k):  # a loop over clusters, not values
+        best = _next_layer(best, s1, s2, w, j, m - (k - j))
+    start = t[k - 1:m]  # the top segment is start .. m - 1
+    total = best[start] + _segment_cost(s1, s2, w, start,
+                                        torch.full_like(start, m))
+    tied = total <= total.min() + TIE_RTOL * s2[m]
+    return inverse >= start[tied].max()
 
 
 def graph_centers(boxes: Tensor, scores: Tensor, graph_iou_thr: float,
@@ -138,9 +246,9 @@ def pcl_proposal_clusters(proposals: Tensor,
     order, among the proposals not already a centre of an earlier class
     (the candidates; a class with none is skipped):
 
-    1. Top proposals: the members of the highest cluster of a 1-D k-means
-       of the candidates' scores for c into ``top_k_means`` clusters
-       (:func:`top_score_cluster`: quantile init, fixed iterations).
+    1. Top proposals: the members of the highest cluster of the optimal
+       1-D k-means of the candidates' scores for c into ``top_k_means``
+       clusters (:func:`top_score_cluster`: exact, deterministic).
     2. Graph: an edge between two top proposals when their IoU (mmdet's
        ``bbox_overlaps``, no +1) is > ``graph_iou_thr``.
     3. Greedy search (:func:`graph_centers`): pick the node with the highest

@@ -15,7 +15,8 @@ def oicr_pseudo_labels(
         iou_thr: float = 0.5,
         weight_mode: str = 'seed_score',
         gt_bboxes: Optional[Tensor] = None,
-        gt_labels: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        gt_labels: Optional[Tensor] = None,
+        ignore_iou_thr: Optional[float] = None) -> Tuple[Tensor, Tensor]:
     """Per-proposal labels and weights from the previous stage's scores.
 
     For each class present in the image, in increasing class order, the seed
@@ -25,7 +26,9 @@ def oicr_pseudo_labels(
     when that IoU is >= ``iou_thr``, and the background label ``C``
     otherwise. Its weight is the score of that seed for the seed's class
     (background proposals too), or, with ``weight_mode='iou'`` (the CSOD
-    paper's variant), its IoU with that seed.
+    paper's variant), its IoU with that seed. With ``ignore_iou_thr``
+    (pcl.pytorch's OICR ``BG_THRESH``, 0.1 there), a proposal whose IoU
+    with every seed is below it is ignored: weight 0, label C.
 
     With ``gt_bboxes`` (cross-supervised training), the classes that have
     ground-truth boxes in the image take those boxes as their seeds, with
@@ -46,6 +49,9 @@ def oicr_pseudo_labels(
         gt_bboxes (Tensor, optional): [G, 4] boxes of known classes.
         gt_labels (Tensor, optional): [G] their classes (columns of
             ``scores``).
+        ignore_iou_thr (float, optional): Max IoU with the seeds (gt box
+            seeds included) under which a proposal gets weight 0; None or
+            0 (the default): none is ignored. At most ``iou_thr``.
 
     Returns:
         tuple[Tensor, Tensor]: labels [R] long in 0..C (C is background) and
@@ -55,6 +61,9 @@ def oicr_pseudo_labels(
     if weight_mode not in WEIGHT_MODES:
         raise ValueError(f'weight_mode must be one of {WEIGHT_MODES}, got '
                          f'{weight_mode!r}')
+    if ignore_iou_thr is not None and ignore_iou_thr > iou_thr:
+        raise ValueError(f'ignore_iou_thr ({ignore_iou_thr}) must be <= '
+                         f'iou_thr ({iou_thr})')
     num_props, num_classes = scores.shape
     if proposals.shape != (num_props, 4):
         raise ValueError(f'proposals {tuple(proposals.shape)} do not match '
@@ -108,4 +117,7 @@ def oicr_pseudo_labels(
         weights = seed_scores[nearest].to(weights.dtype)
     else:
         weights = max_iou.to(weights.dtype)
+    if ignore_iou_thr:
+        weights = torch.where(max_iou < ignore_iou_thr,
+                              weights.new_zeros(()), weights)
     return labels, weights
