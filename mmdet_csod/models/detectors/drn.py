@@ -294,13 +294,23 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
         recognition head when ``novel_from='rec'``)."""
         x = self.extract_feat(batch_inputs)
         rpn_results_list = self.proposals_for_test(x, batch_data_samples)
+        results = self.detections(x, rpn_results_list, batch_data_samples,
+                                  rescale)
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+    def detections(self, x, rpn_results_list: InstanceList,
+                   batch_data_samples: SampleList,
+                   rescale: bool = True) -> InstanceList:
+        """Per image ``bboxes`` [K, 4], ``scores`` [K], ``labels`` [K] of
+        the detection head (novel ones from the recognition head when
+        ``novel_from='rec'``), from backbone features ``x``."""
         results = self.roi_head.predict(
             x, rpn_results_list, batch_data_samples, rescale=rescale)
         if self.novel_from == 'rec':
             rec = self.rec_head.predict(x, rpn_results_list,
                                         batch_data_samples, rescale=rescale)
             results = [self._merge_novel(d, r) for d, r in zip(results, rec)]
-        return self.add_pred_to_datasample(batch_data_samples, results)
+        return results
 
     def proposals_for_test(self, x, batch_data_samples) -> InstanceList:
         """Per image ``bboxes`` [R_i, 4]: the RPN's, else the samples'."""

@@ -141,8 +141,11 @@ class DRNStagesMixin:
         if self.pseudo_gt != 'none':
             pseudo = self.pseudo_boxes(rec.proposals, rec.scores,
                                        image_labels, img_shapes)
-        dets = self.predict(batch_inputs, batch_data_samples,
-                            rescale=rescale)
+        # the detections from the same features (no second backbone pass)
+        dets = self.add_pred_to_datasample(
+            batch_data_samples,
+            self.detections(x, rpn_results_list, batch_data_samples,
+                            rescale))
         out = []
         for i, sample in enumerate(batch_data_samples):
             sf = sample.metainfo.get('scale_factor', (1., 1.))
