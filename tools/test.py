@@ -1,9 +1,17 @@
 """Evaluate a checkpoint on a config's test set (MMDetection's interface).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--tta] [--cfg-options KEY=VALUE ...]
+        [--show-dir DIR] [--tta] [--allow-partial]
+        [--cfg-options KEY=VALUE ...]
+
+A CHECKPOINT that does not fit the config's model (missing or unexpected
+keys, other shapes), a truncated file, one that is no checkpoint, or one the
+safe loader refuses is an error naming the file (CheckpointFitHook,
+mmdet_csod.utils.checkpoint); --allow-partial loads what fits.
 """
 import argparse
+import os.path as osp
+import sys
 
 from _bootstrap import (build_runner, load_config, set_local_rank,
                         setup_cpu_distributed)
@@ -36,6 +44,11 @@ def parse_args(argv=None):
         help='test-time augmentation: the config\'s '
         'tta_model and tta_pipeline')
     parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='load the checkpoint even if it does not fit the model (the '
+        'keys that fit; the rest stays as initialised)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -53,10 +66,16 @@ def main(argv=None):
     args = parse_args(argv)
     set_local_rank(args.local_rank)
     import mmdet_csod  # noqa: F401  registers modules, safe checkpoint loading
+    from mmdet_csod.engine.hooks import ensure_check_hooks
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'{args.checkpoint} (CHECKPOINT) not found')
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
     setup_cpu_distributed(cfg, args.launcher)
     cfg.load_from = args.checkpoint
+    if args.allow_partial:
+        cfg.load_from_partial = True
+    ensure_check_hooks(cfg)
     if args.show or args.show_dir:
         from mmdet.engine.hooks.utils import trigger_visualization_hook
         cfg = trigger_visualization_hook(cfg, args)
@@ -92,5 +111,18 @@ def main(argv=None):
     return metrics
 
 
+def cli(argv=None):
+    """``main``, with the project's input errors as one message and exit
+    status 1 instead of a traceback."""
+    from mmdet_csod.engine.hooks import ClassSplitMismatchError
+    from mmdet_csod.utils import CheckpointError
+    try:
+        return main(argv)
+    except (CheckpointError, ClassSplitMismatchError,
+            FileNotFoundError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        raise SystemExit(1)
+
+
 if __name__ == '__main__':
-    main()
+    cli()

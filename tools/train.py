@@ -1,9 +1,15 @@
 """Train a detector from a config (MMDetection's command-line interface).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+        [--auto-scale-lr] [--allow-partial] [--cfg-options KEY=VALUE ...]
+        [--launcher pytorch]
+
+Before the first iteration: the model's class split must be every dataset's
+(ClassSplitCheckHook), and load_from / --resume must fit the model
+(CheckpointFitHook; --allow-partial loads what fits).
 """
 import argparse
+import sys
 
 from _bootstrap import (build_runner, ensure_pretrained_backbone, load_config,
                         set_local_rank, setup_cpu_distributed)
@@ -33,6 +39,11 @@ def parse_args(argv=None):
         help='resume from CKPT, or without a value from the latest '
         'checkpoint in the work dir')
     parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='load_from / --resume: load the checkpoint even if it does not '
+        'fit the model (the keys that fit; the rest stays as initialised)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -50,7 +61,11 @@ def main(argv=None):
     args = parse_args(argv)
     set_local_rank(args.local_rank)
     import mmdet_csod  # noqa: F401  registers modules, safe checkpoint loading
+    from mmdet_csod.engine.hooks import ensure_check_hooks
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    if args.allow_partial:
+        cfg.load_from_partial = True
+    ensure_check_hooks(cfg)
     cfg.launcher = args.launcher
     setup_cpu_distributed(cfg, args.launcher)
     if args.amp:
@@ -71,5 +86,17 @@ def main(argv=None):
     return runner
 
 
+def cli(argv=None):
+    """``main``, with the project's input errors as one message and exit
+    status 1 instead of a traceback."""
+    from mmdet_csod.engine.hooks import ClassSplitMismatchError
+    from mmdet_csod.utils import CheckpointError
+    try:
+        return main(argv)
+    except (CheckpointError, ClassSplitMismatchError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        raise SystemExit(1)
+
+
 if __name__ == '__main__':
-    main()
+    cli()

@@ -12,7 +12,16 @@ default_hooks = dict(
     # a killed job resume mid-epoch (ResumableEpochBasedTrainLoop)
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    # random states in checkpoints: --resume trains on as if never stopped
+    random_state=dict(type='RandomStateHook'),
+    visualization=dict(type='DetVisualizationHook'),
+    # checks before the first iteration (mmdet_csod.engine.hooks). Here, not
+    # in custom_hooks: configs replace that list, but merge into this dict.
+    # One class split: the model's and every dataset's must agree.
+    class_split_check=dict(type='ClassSplitCheckHook'),
+    # load_from / --resume must fit the model (load_from_partial=True: what
+    # fits is loaded, the rest left as initialised)
+    checkpoint_fit=dict(type='CheckpointFitHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -26,5 +35,6 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 log_level = 'INFO'
 load_from = None
+load_from_partial = False
 resume = False
 randomness = dict(seed=0)

@@ -14,3 +14,6 @@ model = dict(
 train_dataloader = dict(batch_size=2)
 custom_hooks = [dict(type='PseudoGTSwitchHook', start_epoch=5)]
 load_from = 'checkpoints/vgg16_imagenet_torchvision_drn.pth'
+# ImageNet weights: the backbone and fc6/fc7 only, the heads start as
+# initialised (load_from must otherwise fit the model: CheckpointFitHook)
+load_from_partial = True

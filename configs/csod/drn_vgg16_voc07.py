@@ -11,3 +11,6 @@ model = dict(class_split={{_base_.metainfo}})
 train_dataloader = dict(batch_size=2)
 custom_hooks = [dict(type='PseudoGTSwitchHook', start_epoch=9)]
 load_from = 'checkpoints/vgg16_imagenet_torchvision_drn.pth'
+# ImageNet weights: the backbone and fc6/fc7 only, the heads start as
+# initialised (load_from must otherwise fit the model: CheckpointFitHook)
+load_from_partial = True

@@ -14,3 +14,6 @@ log_processor = dict(by_epoch=False)
 # ImageNet VGG16 (backbone + fc6/fc7), converted by
 # tools/model_converters/vgg16_to_mmdet.py --format torchvision
 load_from = 'checkpoints/vgg16_imagenet_torchvision_mmdet.pth'
+# ImageNet weights: the backbone and fc6/fc7 only, the heads start as
+# initialised (load_from must otherwise fit the model: CheckpointFitHook)
+load_from_partial = True

@@ -5,12 +5,13 @@ _base_ = ['./oicr_small-vgg_synthetic.py']
 model = dict(
     roi_head=dict(
         bbox_head=dict(
-            refine_targets='pcl',
-            pcl_cfg=dict(
+            # PCL's clusters and their loss (PCLLoss) replace OICRTargets
+            refine_targets=dict(
+                _delete_=True,
+                type='PCLTargets',
                 graph_iou_thr=0.4,
                 max_centers=5,
                 min_remaining=5,
                 top_k_means=3,
                 fg_iou_thr=0.5,
-                bg_iou_thr=0.1),
-            loss_refine=dict(type='PCLLoss'))))
+                bg_iou_thr=0.1))))

@@ -103,7 +103,7 @@ class StageDiagnostics:
         self.reset()
 
     def reset(self) -> None:
-        self._pairs = {s: [] for s in STAGES}  # arrays [P, 5] per image
+        self._pairs = {s: [] for s in STAGES}  # arrays [P, 6] per image
         self._seen = set()
         self._det_results, self._annotations = [], {c: [] for c in CONFIGS}
         self.num_images = 0
@@ -143,8 +143,8 @@ class StageDiagnostics:
 
     def _measure(self, stage, out, present, is_novel, pair_touch, gt_boxes,
                  gt_labels) -> np.ndarray:
-        """[P, 5]: is_novel, touching, iou, fallback, boxes of the class,
-        of the pairs measured (a hit is iou >= thr)."""
+        """[P, 6]: is_novel, touching, iou, fallback, boxes of the class,
+        label, of the pairs measured (a hit is iou >= thr)."""
         boxes = _np(out.bboxes, np.float32).reshape(-1, 4)
         labels = _np(out.labels, np.int64).reshape(-1)
         scores = _np(out.scores, np.float64).reshape(-1) if 'scores' in out \
@@ -181,8 +181,8 @@ class StageDiagnostics:
         fb = np.zeros(len(present), bool)
         fb[has] = fallback[chosen]
         nbox = (labels[None, :] == present[:, None]).sum(axis=1)
-        return np.stack([is_novel, pair_touch, iou, fb, nbox],
-                        axis=1).astype(np.float64).reshape(-1, 5)
+        return np.stack([is_novel, pair_touch, iou, fb, nbox, present],
+                        axis=1).astype(np.float64).reshape(-1, 6)
 
     def _add_det(self, det, gt_boxes, gt_labels, valid, ignore, known,
                  present, pair_touch) -> None:
@@ -213,7 +213,7 @@ class StageDiagnostics:
         for stage in STAGES:
             if stage not in self._seen:
                 continue
-            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 5))])
+            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 6))])
             results[stage] = {}
             for gi, group in enumerate(GROUPS):
                 results[stage][group] = {}
@@ -231,6 +231,26 @@ class StageDiagnostics:
                     vals = [aps[c] for c in labels if c in aps]
                     results['det'][group][config]['ap50'] = float(
                         100 * np.mean(vals)) if vals else None
+        return results
+
+    def compute_per_class(self) -> Dict[str, Dict[int, dict]]:
+        """stage -> label -> figures (``corloc``, ``mean_iou``, ``count``
+        and the stage's others) over that class's pairs, every
+        configuration; ``det`` also ``ap50`` of the class. Only classes
+        with pairs in the stage appear."""
+        results = {}
+        for stage in STAGES:
+            if stage not in self._seen:
+                continue
+            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 6))])
+            labels = np.unique(rows[:, 5]).astype(int)
+            results[stage] = {
+                int(c): self._figures(stage, rows[rows[:, 5] == c])
+                for c in labels
+            }
+        if 'det' in results:
+            for c, ap in self._ap('all').items():
+                results['det'].setdefault(int(c), {})['ap50'] = 100 * ap
         return results
 
     def _figures(self, stage, rows) -> dict:

@@ -4,5 +4,6 @@ from .detectors import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .roi_heads import *  # noqa: F401,F403
 from .scm import *  # noqa: F401,F403
+from .task_modules import *  # noqa: F401,F403
 from .test_time_augs import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403

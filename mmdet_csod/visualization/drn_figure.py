@@ -78,7 +78,7 @@ def drn_outputs(model,
         rows = torch.nonzero(scm.labels == heatmap_class).flatten()
         if len(rows):
             k = int(rows[0])
-            modes = list(model.scm.modes)
+            modes = list(model.scm.heatmap_modes)
             channel = modes.index('max') if 'max' in modes else 0
             h, w = model.scm.heatmap_size(meta['img_shape'][:2])
             heatmap = _heatmap_to_image(

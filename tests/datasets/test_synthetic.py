@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from mmdet_csod.datasets.converters import synthetic as syn
+from mmdet_csod import synthetic as syn
 from mmdet_csod.datasets.proposals import load_proposal_file
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

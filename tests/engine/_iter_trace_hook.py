@@ -2,7 +2,8 @@
 
 IterTraceHook appends one JSON line per training iteration to ``out_file``:
 the iteration number (1-based), epoch, batch index, the learning rate the
-iteration trained with and the image paths of its batch; and a last line
+iteration trained with, the image paths of its batch and the losses the
+model returned (full float precision); and a last line
 with the loop's epoch and iteration when training ends. With
 ``pause_at_iter=N`` it writes ``pause_file`` before iteration N + 1 (after
 the checkpoint hook of iteration N) and sleeps, for the test to kill it.
@@ -46,7 +47,11 @@ class IterTraceHook(Hook):
                 epoch=runner.epoch,
                 batch_idx=batch_idx,
                 lr=self._lr,
-                imgs=[s.img_path for s in data_batch['data_samples']]))
+                imgs=[s.img_path for s in data_batch['data_samples']],
+                losses={
+                    k: float(v)
+                    for k, v in (outputs or {}).items()
+                }))
 
     def after_train(self, runner):
         self._write(dict(end=True, epoch=runner.epoch, iter=runner.iter))

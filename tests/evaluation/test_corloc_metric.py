@@ -429,7 +429,7 @@ def _truncated_by_nms():
     the dog scores high on three of them, the cat peaks at 0.3 on the
     fourth, the cat itself. With max_per_img=3 the real per-class NMS keeps
     the three dog boxes and drops every cat box."""
-    from mmdet_csod.models.roi_heads.mil_roi_head import nms_instances
+    from mmdet_csod.structures import nms_instances
     from mmengine.config import ConfigDict
     boxes = [[50, 50, 90, 90], [0, 40, 30, 70], [60, 0, 90, 30],
              [0, 0, 10, 10]]

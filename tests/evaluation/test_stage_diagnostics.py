@@ -212,3 +212,26 @@ def test_load_full_gt_keeps_novel_and_crowd_boxes(tiny_coco):
     only = load_full_gt(tiny_coco.root + '/ann.json',
                         ('cat', 'dog', 'horse', 'person'), img_ids=[2])
     assert list(only) == [2]
+
+
+def test_per_class_figures():
+    diag = StageDiagnostics(BASE, NOVEL)
+    # image 1: class 0 hit, class 2 missed (IoU 1/4)
+    diag.add(
+        dict(rec=_inst([[0, 0, 10, 10], [50, 50, 60, 60]], [0, 2]),
+             det=_inst([[0, 0, 10, 10], [50, 50, 70, 70]], [0, 2])),
+        _gt([[0, 0, 10, 10], [50, 50, 70, 70]], [0, 2]))
+    # image 2: class 2 hit
+    diag.add(
+        dict(rec=_inst([[5, 5, 25, 25]], [2]), det=_inst([], [])),
+        _gt([[5, 5, 25, 25]], [2]))
+    per = diag.compute_per_class()
+    assert per['rec'][0] == dict(corloc=100., mean_iou=100., count=1)
+    assert per['rec'][2] == dict(corloc=50., mean_iou=62.5, count=2)
+    assert 3 not in per['rec']  # no pair of class 3
+    # det: class 2 hit once (image 1), missed on image 2; AP of the class
+    assert per['det'][2]['corloc'] == 50.
+    assert per['det'][2]['ap50'] == pytest.approx(50.)
+    assert per['det'][0]['ap50'] == pytest.approx(100.)
+    # the grouped figures are unchanged by the per-class bookkeeping
+    assert diag.compute()['rec']['novel']['all']['corloc'] == 50.

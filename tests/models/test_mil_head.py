@@ -132,7 +132,7 @@ def test_refinement_seeds_on_gt_boxes():
                 p, s.detach(), lab, gt_bboxes=g.bboxes, gt_labels=g.labels)
             for p, s, lab, g in zip(props, prev.split([5, 4]), labels, gts)
         ])
-        expect = head.loss_refine(
+        expect = head.refine_targets.loss_refine(
             outs['refine_probs'][k],
             torch.cat(y),
             torch.cat(w),
@@ -140,11 +140,13 @@ def test_refinement_seeds_on_gt_boxes():
             num_imgs=2)
         torch.testing.assert_close(seeded[f'loss_refine{k}'], expect)
     # the targets themselves: the box's proposal is class 1 with weight 1
-    y, w = head.refine_targets_of(outs['mil_scores'], props, labels, gts)
+    t = head.refine_targets(props, outs['mil_scores'], labels, gts)
+    y, w = t.labels, t.weights
     low = int((props[0] == gts[0].bboxes).all(1).nonzero())
     assert y[low].item() == 1 and w[low].item() == 1.0
     # image 1 (no box) is as without gt
-    y0, w0 = head.refine_targets_of(outs['mil_scores'], props, labels)
+    t0 = head.refine_targets(props, outs['mil_scores'], labels)
+    y0, w0 = t0.labels, t0.weights
     assert torch.equal(y[5:], y0[5:]) and torch.equal(w[5:], w0[5:])
     assert not torch.equal(y[:5], y0[:5])
 
@@ -166,19 +168,21 @@ def test_pcl_has_no_gt_seeds():
             in_channels=8,
             num_classes=3,
             num_refine=1,
-            refine_targets='pcl',
-            loss_refine=dict(type='PCLLoss')))
+            refine_targets=dict(type='PCLTargets')))
     _, _, props, labels, gts = _two_images()
     outs = head(torch.randn(9, 8), [5, 4])
     assert torch.isfinite(head.loss(outs, props, labels)['loss_refine0'])
     with pytest.raises(NotImplementedError, match='oicr'):
         head.loss(outs, props, labels, gt_instances=gts)
     with pytest.raises(NotImplementedError, match='oicr'):
-        head.refine_targets_of(outs['mil_scores'], props, labels, gts)
+        head.refine_targets(props, outs['mil_scores'], labels, gts)
 
 
 # ------------------------------------- options of the peers' refinements
-def _weighted_pair(refine_targets='oicr', **kw):
+TARGETS = dict(oicr=dict(type='OICRTargets'), pcl=dict(type='PCLTargets'))
+
+
+def _weighted_pair(scheme='oicr', **kw):
     """The same head (same init and features) without and with ``kw``."""
     heads = []
     for extra in (dict(), kw):
@@ -188,10 +192,8 @@ def _weighted_pair(refine_targets='oicr', **kw):
             in_channels=8,
             num_classes=3,
             num_refine=2,
-            refine_targets=refine_targets,
-            **extra)
-        if refine_targets == 'pcl':
-            cfg['loss_refine'] = dict(type='PCLLoss')
+            refine_targets=TARGETS[scheme])
+        cfg.update(extra)
         heads.append(MODELS.build(cfg))
     return heads
 
@@ -252,18 +254,19 @@ def test_refine_loss_weights_length_is_checked(weights):
     assert head.refine_loss_weights == ()
 
 
-def test_pseudo_label_cfg_passes_ignore_iou_thr():
+def test_refine_targets_pass_ignore_iou_thr():
     """pcl.pytorch's OICR BG_THRESH reaches oicr_pseudo_labels through
-    pseudo_label_cfg; without it the targets are unchanged."""
+    OICRTargets; without it the targets are unchanged."""
     from mmdet_csod.models.utils import oicr_pseudo_labels
     cfg = dict(iou_thr=0.5, weight_mode='seed_score')
     plain, ignoring = _weighted_pair(
-        pseudo_label_cfg=dict(cfg, ignore_iou_thr=0.1))
+        refine_targets=dict(type='OICRTargets', **cfg, ignore_iou_thr=0.1))
     _, _, props, labels, _ = _two_images()
     feats = torch.randn(9, 8)
     scores = plain(feats, [5, 4])['mil_scores']
-    y0, w0 = plain.refine_targets_of(scores, props, labels)
-    y, w = ignoring.refine_targets_of(scores, props, labels)
+    t0 = plain.refine_targets(props, scores, labels)
+    t = ignoring.refine_targets(props, scores, labels)
+    y0, w0, y, w = t0.labels, t0.weights, t.labels, t.weights
     expect = [
         oicr_pseudo_labels(p, s.detach(), lab, **cfg, ignore_iou_thr=0.1)
         for p, s, lab in zip(props, scores.split([5, 4]), labels)

@@ -440,9 +440,7 @@ def test_mil_bbox_head_pcl():
             in_channels=16,
             num_classes=3,
             num_refine=2,
-            refine_targets='pcl',
-            pcl_cfg=dict(min_remaining=2),
-            loss_refine=dict(type='PCLLoss')))
+            refine_targets=dict(type='PCLTargets', min_remaining=2)))
     head.init_weights()
     nums = [40, 25]
     proposals = []

@@ -5,7 +5,7 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps
 from mmengine.structures import InstanceData
 
-from mmdet_csod.models.scm import (HeatmapFCOS, HeatmapFCRegressor,
+from mmdet_csod.models.scm import (HeatmapFCOS, ProposalFCRegressor,
                                    SpatialCorrelationModule)
 from mmdet_csod.models.utils import synthesize_heatmap
 
@@ -96,16 +96,16 @@ SCM_VARIANTS = [
     dict(type='SpatialCorrelationModule'),
     dict(
         type='SpatialCorrelationModule',
-        modes=('num', ),
+        inputs=dict(type='HeatmapInputs', modes=('num', )),
         heatmap_stride=2,
         detector=dict(type='HeatmapFCOS', num_convs=2, num_pools=1)),
     dict(
         type='SpatialCorrelationModule',
-        modes=('max', 'sum', 'num'),
+        inputs=dict(type='HeatmapInputs', modes=('max', 'sum', 'num')),
         detector=dict(type='HeatmapFCOS', head=dict(stacked_convs=1))),
     dict(
         type='SpatialCorrelationModule',
-        detector=dict(type='HeatmapFCRegressor', topk=10, num_fcs=3)),
+        detector=dict(type='ProposalFCRegressor', topk=10, num_fcs=3)),
 ]
 
 
@@ -119,7 +119,7 @@ def test_scm_loss_and_predict(cfg):
     proposals = [p.requires_grad_() for p in proposals]
 
     losses = scm.loss(proposals, scores, queries, targets, img_shapes)
-    is_fc = cfg.get('detector', {}).get('type') == 'HeatmapFCRegressor'
+    is_fc = cfg.get('detector', {}).get('type') == 'ProposalFCRegressor'
     expected_keys = {'loss_bbox'} if is_fc else {
         'loss_cls', 'loss_bbox', 'loss_centerness'
     }
@@ -144,7 +144,7 @@ def test_scm_loss_and_predict(cfg):
             h, w = img_shapes[i]
             assert 0 <= box[0] <= box[2] <= w and 0 <= box[1] <= box[3] <= h
 
-    num_channels = len(cfg.get('modes', ('max', 'sum')))
+    num_channels = len(cfg.get('inputs', {}).get('modes', ('max', 'sum')))
     hms, sizes = scm.heatmaps(proposals, scores, queries, img_shapes)
     stride = cfg.get('heatmap_stride', 4)
     assert sizes == [(-(-60 // stride), -(-80 // stride)),
@@ -220,23 +220,26 @@ def test_scm_predict_skips_boxes_outside_the_image(monkeypatch):
 
 
 def test_scm_config_checks():
-    scm = SpatialCorrelationModule(modes=('num', 'max', 'sum'))
+    scm = SpatialCorrelationModule(
+        inputs=dict(type='HeatmapInputs', modes=('num', 'max', 'sum')))
     assert scm.detector.in_channels == 3
     assert isinstance(
         SpatialCorrelationModule(detector=dict(
-            type='HeatmapFCRegressor')).detector, HeatmapFCRegressor)
+            type='ProposalFCRegressor')).detector, ProposalFCRegressor)
     with pytest.raises(ValueError):
         SpatialCorrelationModule(
-            modes=('max', ), detector=dict(type='HeatmapFCOS', in_channels=2))
+            inputs=dict(type='HeatmapInputs', modes=('max', )),
+            detector=dict(type='HeatmapFCOS', in_channels=2))
     with pytest.raises(ValueError):
-        SpatialCorrelationModule(modes=('mean', ))
+        SpatialCorrelationModule(
+            inputs=dict(type='HeatmapInputs', modes=('mean', )))
 
 
 def test_fc_regressor_learns_offset():
     """The regressor starts at the top input box and learns to move it to
     the ground truth."""
     torch.manual_seed(0)
-    reg = HeatmapFCRegressor(topk=4, num_fcs=3, hidden_channels=32)
+    reg = ProposalFCRegressor(topk=4, num_fcs=3, hidden_channels=32)
     reg.init_weights()
     metas = [dict(img_shape=(20, 20))]
     boxes = [
@@ -245,15 +248,15 @@ def test_fc_regressor_learns_offset():
             scores=torch.tensor([0.9, 0.6]))
     ]
     gts = [_gt([[4., 4., 14., 14.], [15., 15., 19., 19.]])]
-    first = reg.predict(None, metas, boxes)[0]
+    first = reg.predict(boxes, metas)[0]
     torch.testing.assert_close(first.bboxes, boxes[0].bboxes[:1])
     opt = torch.optim.Adam(reg.parameters(), lr=1e-2)
     for _ in range(60):
-        loss = reg.loss(None, gts, metas, boxes)['loss_bbox']
+        loss = reg.loss(boxes, gts, metas)['loss_bbox']
         opt.zero_grad()
         loss.backward()
         opt.step()
-    last = reg.predict(None, metas, boxes)[0]
+    last = reg.predict(boxes, metas)[0]
     assert bbox_overlaps(last.bboxes, gts[0].bboxes[:1]).item() > 0.8
 
 

@@ -40,7 +40,8 @@ def test_scm_learns_object_boxes_from_confident_boxes():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     scm = MODELS.build(
-        dict(type='SpatialCorrelationModule', modes=('max', 'sum'),
+        dict(type='SpatialCorrelationModule',
+             inputs=dict(type='HeatmapInputs', modes=('max', 'sum')),
              heatmap_stride=4, score_thr=0.1, max_boxes=100,
              detector=dict(type='HeatmapFCOS', num_convs=5, num_pools=2,
                            feat_channels=32)))

@@ -15,8 +15,8 @@ from mmengine.fileio import load
 from mmengine.structures import InstanceData
 from torch import nn
 
-from mmdet_csod.models.roi_heads.mil_roi_head import nms_instances
 from mmdet_csod.models.test_time_augs import ScoreAveragingTTAModel
+from mmdet_csod.structures import nms_instances
 
 CONFIG = 'configs/wsod/oicr_small-vgg_synthetic.py'
 NUM_CLASSES = 10

@@ -11,8 +11,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
-from mmdet_csod.datasets.converters.crops import make_crop_batch
-from mmdet_csod.datasets.converters.synthetic import CLASSES
+from mmdet_csod.synthetic import CLASSES, make_crop_batch
 
 CONFIG = 'configs/csod/drn_tiny_synthetic.py'
 TOOL = 'tools/misc/pretrain_backbone.py'

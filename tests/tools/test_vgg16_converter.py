@@ -16,14 +16,14 @@ import pytest
 import torch
 from conftest import REPO_ROOT
 from mmengine.runner import load_checkpoint
+from model_converters.vgg16_to_mmdet import (PIXEL_NORMALIZATION,
+                                             VGG16WeightsError,
+                                             convert_vgg16_file,
+                                             convert_vgg16_state_dict,
+                                             load_vgg16_state_dict)
 from torch import nn
 
 from mmdet_csod.models.backbones import WSODVGG16
-from mmdet_csod.models.utils.vgg16_weights import (PIXEL_NORMALIZATION,
-                                                   VGG16WeightsError,
-                                                   convert_vgg16_file,
-                                                   convert_vgg16_state_dict,
-                                                   load_vgg16_state_dict)
 
 CONV_NAMES = ('conv1_1', 'conv1_2', 'conv2_1', 'conv2_2', 'conv3_1', 'conv3_2',
               'conv3_3', 'conv4_1', 'conv4_2', 'conv4_3', 'conv5_1', 'conv5_2',

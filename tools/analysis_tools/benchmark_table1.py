@@ -76,7 +76,8 @@ from table1_report import (COLUMNS, FIGURES, aggregate,  # noqa: E402,F401
                            markdown_table, summarize, write_outputs)
 from table1_runs import (CORLOC_CONFIG, CORLOC_IMAGES,  # noqa: E402,F401
                          DIAG_IMAGES, DIAG_TOOL, LOADERS, METRICS, REPO_ROOT,
-                         RunError, base_options, diag_tool_exists, log,
+                         RunError, base_options, diag_tool_exists, git_commit,
+                         log,
                          prior_minutes, run_all, run_one, run_tool, test,
                          tool_env, train)
 
@@ -189,19 +190,6 @@ def sha256_prefix(path):
         for block in iter(lambda: f.read(1 << 20), b''):
             digest.update(block)
     return digest.hexdigest()[:8]
-
-
-def git_commit():
-    """HEAD of the repository, with '-dirty' when the tree has changes."""
-
-    def git(*args):
-        return subprocess.run(['git', *args],
-                              cwd=REPO_ROOT,
-                              capture_output=True,
-                              text=True).stdout.strip()
-
-    commit = git('rev-parse', 'HEAD') or 'unknown'
-    return commit + ('-dirty' if git('status', '--porcelain') else '')
 
 
 def prepare_inputs(args):

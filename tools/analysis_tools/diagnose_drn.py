@@ -116,7 +116,15 @@ def main(argv=None):
                     checkpoint=args.checkpoint,
                     split=args.split,
                     num_images=diag.num_images,
-                    stages=results),
+                    stages=results,
+                    per_class={
+                        stage: {
+                            loader.dataset.metainfo['classes'][c]: figs
+                            for c, figs in by_label.items()
+                        }
+                        for stage, by_label in
+                        diag.compute_per_class().items()
+                    }),
                 f,
                 indent=2)
         print(f'written: {args.out}', flush=True)

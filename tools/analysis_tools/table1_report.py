@@ -263,6 +263,14 @@ def markdown_report(aggregates, runs, wall_time_min=None):
     if wall_time_min is not None:
         parts.append(f'\nWall time of the benchmark: {wall_time_min:.1f} '
                      'min.\n')
+    reused = [r for r in runs if r.get('reused')]
+    if reused:
+        names = ', '.join(
+            f"{r['method']} seed {r['seed']}"
+            f" ({str(r.get('git_commit') or 'an earlier command')[:8]})"
+            for r in reused)
+        parts.append(f'\nReused from an earlier command (trained at that '
+                     f'commit, not timed in the wall time): {names}.\n')
     return ''.join(parts)
 
 

@@ -28,6 +28,20 @@ DIAG_IMAGES = 240
 DIAG_TOOL = 'tools/analysis_tools/diagnose_drn.py'
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
+
+def git_commit():
+    """HEAD of the repository, with '-dirty' when the tree has changes."""
+
+    def git(*args):
+        return subprocess.run(['git', *args],
+                              cwd=REPO_ROOT,
+                              capture_output=True,
+                              text=True).stdout.strip()
+
+    commit = git('rev-parse', 'HEAD') or 'unknown'
+    return commit + ('-dirty' if git('status', '--porcelain') else '')
+
+
 # figure -> (metrics file, metric key, scale); mAP and CorLoc come as
 # fractions and are reported in percent
 METRICS = {
@@ -318,8 +332,13 @@ def run_one(method, seed, args, threads, tag):
     os.makedirs(work_dir, exist_ok=True)
     if osp.isfile(log_file):
         os.remove(log_file)
+    # the commit the run is trained at: a later command may reuse it
     record = dict(
-        method=method.name, seed=seed, work_dir=work_dir, log=log_file)
+        method=method.name,
+        seed=seed,
+        work_dir=work_dir,
+        log=log_file,
+        git_commit=git_commit())
     try:
         log(f'{tag} {method.name} seed {seed}: training ...')
         ckpt, seconds, peak = train(method, work_dir, args, seed, log_file,

@@ -9,7 +9,7 @@ Writes ``OUT/annotations/{train,val}.json`` (COCO, every box of every class),
 ``OUT/{train,val}/NNNNNN.jpg`` and Selective Search proposals
 ``OUT/proposals/ss_{train,val}.npz``. The output depends on the seed, the
 sizes and ``--ss-max-side`` only, not on ``--workers``. See
-``mmdet_csod/datasets/converters/synthetic.py`` for what the scenes hold.
+``mmdet_csod/synthetic/`` for what the scenes hold.
 """
 import argparse
 import os
@@ -20,8 +20,8 @@ import time
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
-from mmdet_csod.datasets.converters.synthetic import (  # noqa: E402
-    DEFAULT_SS_MAX_SIDE, generate_dataset)
+from mmdet_csod.synthetic import (DEFAULT_SS_MAX_SIDE,  # noqa: E402
+                                  generate_dataset)
 
 
 def _non_negative(text: str) -> int:

@@ -9,7 +9,7 @@ data set (this project's analogue of the paper's ImageNet weights).
 SmallVGG (default arguments) + global average pooling + a linear
 classifier over the 10 classes, SGD with momentum 0.9 and a cosine learning
 rate, on crops made on the fly by
-:func:`mmdet_csod.datasets.converters.crops.make_crop_batch`. Pixels are
+:func:`mmdet_csod.synthetic.crops.make_crop_batch`. Pixels are
 normalised like the configs' data_preprocessor (BGR -> RGB, ImageNet mean
 and std). Loss and accuracy are logged every 100 iterations, and the
 accuracy on 500 fresh crops at the end.
@@ -81,7 +81,7 @@ class CropStream(IterableDataset):
         self.batch_size, self.size, self.seed = batch_size, size, seed
 
     def __iter__(self):
-        from mmdet_csod.datasets.converters.crops import make_crop_batch
+        from mmdet_csod.synthetic import make_crop_batch
         info = torch.utils.data.get_worker_info()
         worker = 0 if info is None else info.id
         if info is not None:
@@ -135,7 +135,7 @@ def lr_at(it: int, iters: int, base_lr: float) -> float:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, seed: int, size: int) -> float:
-    from mmdet_csod.datasets.converters.crops import make_crop_batch
+    from mmdet_csod.synthetic import make_crop_batch
     rng = np.random.default_rng([seed, HELD_OUT_STREAM])
     imgs, labels = make_crop_batch(rng, HELD_OUT, size)
     model.eval()
@@ -150,7 +150,7 @@ def evaluate(model: nn.Module, seed: int, size: int) -> float:
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmdet_csod.datasets.converters.synthetic import CLASSES
+    from mmdet_csod.synthetic import CLASSES
     torch.manual_seed(args.seed)
     model = Classifier(len(CLASSES))
     model.train()

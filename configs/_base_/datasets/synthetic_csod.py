@@ -1,6 +1,9 @@
 # The generated dataset (tools/dataset_converters/make_synthetic.py) with its
 # cross-supervised split: the first five classes have boxes (base), the last
-# five only image-level labels (novel), as the paper splits VOC.
+# five only image-level labels (novel), as the paper splits VOC. Its
+# pipelines are the WSOD ones (./wsod_pipelines.py) at smaller scales.
+_base_ = './wsod_pipelines.py'
+
 dataset_type = 'CSODCocoDataset'
 data_root = 'data/synthetic/'
 backend_args = None
@@ -15,48 +18,46 @@ metainfo = dict(
 # RoIs to pool and score on CPU.
 max_proposals = 150
 
-# Multi-scale training as in WSOD (shorter side at random, flip); proposals
-# are resized and flipped with the image by ProposalBroadcaster.
+# The WSOD pipelines of ./wsod_pipelines.py (multi-scale training with
+# flips, proposals resized and flipped with the image) at the generated
+# images' scales: shorter side at random of 224-320 (longer side <= 480),
+# 288 at test, the four training scales (each flipped and not) for the
+# test-time augmentation.
 train_scales = [(480, 224), (480, 256), (480, 288), (480, 320)]
 test_scale = (480, 288)
+tta_scales = train_scales
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadProposals', num_max_proposals=None),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(
-        type='ProposalBroadcaster',
-        transforms=[
-            dict(
-                type='RandomChoiceResize',
-                scales=train_scales,
-                keep_ratio=True),
-            dict(type='RandomFlip', prob=0.5),
-        ]),
-    dict(type='PackCSODInputs', require_proposals=True)
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadProposals', num_max_proposals=None),
-    dict(
-        type='ProposalBroadcaster',
-        transforms=[dict(type='Resize', scale=test_scale, keep_ratio=True)]),
-    # after the resize: ground truth stays in original image coordinates,
-    # where predictions are rescaled to and the metrics compare them
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(
-        type='PackCSODInputs',
-        require_proposals=True,
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
+
+def _rescaled(step, scale=test_scale):
+    """``step`` of a pipeline of wsod_pipelines.py with the scales above;
+    every other setting is the shared one. (A function: mmengine keeps it
+    out of the config.)"""
+    if step['type'] == 'RandomChoiceResize':
+        return dict(step, scales=train_scales)
+    if step['type'] == 'Resize':
+        return dict(step, scale=scale)
+    if step['type'] == 'TestTimeAug':  # its first choice: the resizes
+        return dict(step, transforms=[tta_resizes, *step['transforms'][1:]])
+    if 'transforms' in step:
+        return dict(
+            step, transforms=[_rescaled(t, scale) for t in step['transforms']])
+    return step
+
+
+tta_resizes = [_rescaled(_base_.tta_resizes[0], scale) for scale in tta_scales]
+train_pipeline = [_rescaled(step) for step in _base_.train_pipeline]
+test_pipeline = [_rescaled(step) for step in _base_.test_pipeline]
+tta_pipeline = [_rescaled(step) for step in _base_.tta_pipeline]
 
 train_dataloader = dict(
     batch_size=4,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    # resumable mid-epoch (ResumableEpochBasedTrainLoop), seeded batches
+    batch_sampler=dict(
+        type='ResumableBatchSampler',
+        batch_sampler=dict(type='AspectRatioBatchSampler')),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -101,45 +102,3 @@ val_evaluator = [
     dict(type='CorLocMetric', iou_thr=0.5)
 ]
 test_evaluator = val_evaluator
-
-# Test-time augmentation (tools/test.py --tta) with the WSOD convention
-# (OICR, PCL): every scale of tta_scales, each with and without a
-# horizontal flip; the proposals are resized and flipped with the image, so
-# ScoreAveragingTTAModel averages their class scores over the views before
-# one per-class NMS. Ground truth is loaded after the views, in original
-# image coordinates.
-tta_scales = [(480, 224), (480, 256), (480, 288), (480, 320)]
-tta_model = dict(
-    type='ScoreAveragingTTAModel',
-    tta_cfg=dict(
-        score_thr=1e-3,
-        nms=dict(type='nms', iou_threshold=0.3),
-        max_per_img=100))
-tta_resizes = [
-    dict(
-        type='ProposalBroadcaster',
-        transforms=[dict(type='Resize', scale=scale, keep_ratio=True)])
-    for scale in tta_scales
-]
-tta_flips = [
-    dict(
-        type='ProposalBroadcaster',
-        transforms=[dict(type='RandomFlip', prob=prob)]) for prob in (1., 0.)
-]
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadProposals', num_max_proposals=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            tta_resizes, tta_flips,
-            [dict(type='LoadAnnotations', with_bbox=True)],
-            [
-                dict(
-                    type='PackCSODInputs',
-                    require_proposals=True,
-                    meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                               'scale_factor', 'flip', 'flip_direction'))
-            ]
-        ])
-]

@@ -21,7 +21,10 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    # resumable mid-epoch (ResumableEpochBasedTrainLoop), seeded batches
+    batch_sampler=dict(
+        type='ResumableBatchSampler',
+        batch_sampler=dict(type='AspectRatioBatchSampler')),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -1,8 +1,10 @@
-# The WSOD literature's pipelines on precomputed proposals, shared by the VOC
-# and COCO dataset configs: training at a random shorter side of 480-1200
-# (longer side <= 2000) with flips, testing at 688, and the multi-scale +
-# flip test-time augmentation. Proposals are resized and flipped with the
-# image by ProposalBroadcaster.
+# The WSOD literature's pipelines on precomputed proposals, the one place
+# they are written: training at a random shorter side of 480-1200 (longer
+# side <= 2000) with flips, testing at 688, and the multi-scale + flip
+# test-time augmentation. Proposals are resized and flipped with the image
+# by ProposalBroadcaster. The VOC and COCO dataset configs take them as they
+# are; ./synthetic_csod.py takes them at the generated images' scales (only
+# train_scales, test_scale and tta_scales differ).
 backend_args = None
 
 # The WSOD training scales (shorter side at random, longer side <= 2000).
@@ -47,7 +49,7 @@ test_pipeline = [
 # ScoreAveragingTTAModel averages their class scores over the views before
 # one per-class NMS. Ground truth is loaded after the views, in original
 # image coordinates.
-tta_scales = [(2000, 480), (2000, 576), (2000, 688), (2000, 864), (2000, 1200)]
+tta_scales = train_scales
 tta_model = dict(
     type='ScoreAveragingTTAModel',
     tta_cfg=dict(

@@ -11,10 +11,13 @@
 #   (heatmap_stride=1) and FCOS's head and loss on five conv layers with
 #   five max poolings in place of the backbone and FPN (section 4);
 # - lambda_rec 1, lambda_det 10, lambda_scm 10 (section 5.1).
+# The detection head's box coding, losses, rcnn assigner / sampler and test
+# settings are Fast R-CNN's, shared with Fast R-CNN (./rcnn_settings.py).
 # Experiments set model.class_split from the dataset's metainfo.
 # tests/configs/test_paper_configs.py pins these values for every VGG16 DRN
 # config. ImageNet weights:
 # tools/model_converters/vgg16_to_mmdet.py --fc-prefix rec_head.shared_fcs
+_base_ = './rcnn_settings.py'
 num_classes = 20
 model = dict(
     type='DRN',
@@ -42,13 +45,13 @@ model = dict(
             in_channels=4096,
             num_classes=num_classes,
             num_refine=1,
-            refine_targets='oicr',
             # The paper's foreground test is IoU > 0.5; oicr_pseudo_labels
             # takes IoU >= iou_thr. Kept: the IoUs are float computations,
             # and a proposal exactly at 0.5 is OICR's own convention (>=).
-            pseudo_label_cfg=dict(iou_thr=0.5, weight_mode='iou'),
-            loss_mil=dict(type='MILLoss'),
-            loss_refine=dict(type='WeightedRefineLoss'))),
+            # OICRTargets brings its loss (WeightedRefineLoss).
+            refine_targets=dict(
+                type='OICRTargets', iou_thr=0.5, weight_mode='iou'),
+            loss_mil=dict(type='MILLoss'))),
     roi_head=dict(
         type='SharedFeatureRoIHead',
         bbox_head=dict(
@@ -57,18 +60,10 @@ model = dict(
             with_avg_pool=False,
             in_channels=4096,
             roi_feat_size=1,
-            num_classes=num_classes,
-            bbox_coder=dict(
-                type='DeltaXYWHBBoxCoder',
-                target_means=[0., 0., 0., 0.],
-                target_stds=[0.1, 0.1, 0.2, 0.2]),
-            reg_class_agnostic=False,
-            loss_cls=dict(
-                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-            loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))),
+            num_classes=num_classes)),
     scm=dict(
         type='SpatialCorrelationModule',
-        modes=('max', 'sum'),
+        inputs=dict(type='HeatmapInputs', modes=('max', 'sum')),
         heatmap_stride=1,
         score_thr=0.1,
         max_boxes=100,
@@ -79,28 +74,9 @@ model = dict(
     pseudo_gt='scm',
     novel_from='det',
     loss_weights=dict(rec=1.0, det=10.0, scm=10.0),
-    train_cfg=dict(
-        rcnn=dict(
-            assigner=dict(
-                type='MaxIoUAssigner',
-                pos_iou_thr=0.5,
-                neg_iou_thr=0.5,
-                min_pos_iou=0.5,
-                match_low_quality=False,
-                ignore_iof_thr=-1),
-            sampler=dict(
-                type='RandomSampler',
-                num=128,
-                pos_fraction=0.25,
-                neg_pos_ub=-1,
-                add_gt_as_proposals=True),
-            pos_weight=-1,
-            debug=False)),
+    # test_cfg.rcnn (the detection head) from ./rcnn_settings.py; rec: the
+    # recognition head's boxes, WSOD's convention (NMS at IoU 0.3)
     test_cfg=dict(
-        rcnn=dict(
-            score_thr=0.05,
-            nms=dict(type='nms', iou_threshold=0.5),
-            max_per_img=100),
         rec=dict(
             score_thr=1e-3,
             nms=dict(type='nms', iou_threshold=0.3),

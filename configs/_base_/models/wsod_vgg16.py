@@ -1,6 +1,11 @@
 # Weakly supervised detector on VGG16 as the WSOD literature uses it (OICR,
-# PCL): conv5_3 features with pool4 dropped and conv5 dilated (stride 8),
-# RoI pooling 7x7, VGG16's fc6 and fc7 as the two shared fc layers.
+# PCL), the root of the WSOD model tree (./wsod_small_vgg.py is a delta on
+# it for the CPU model): conv5_3 features with pool4 dropped and conv5
+# dilated (stride 8), RoI pooling 7x7, VGG16's fc6 and fc7 (with dropout) as
+# the two shared fc layers, WSDDN + OICR's 3 refinement branches (the WSDDN
+# and PCL configs change them), NMS at IoU 0.3 at test.
+# tests/configs/test_paper_configs.py pins these values for every VGG16 WSOD
+# config.
 # ImageNet weights: tools/model_converters/vgg16_to_mmdet.py (torchvision or
 # Caffe VGG16) writes the checkpoint each experiment's load_from names; its
 # mean/std/bgr_to_rgb must match data_preprocessor (torchvision's are below).
@@ -30,10 +35,10 @@ model = dict(
             in_channels=4096,
             num_classes=20,
             num_refine=3,
-            refine_targets='oicr',
-            pseudo_label_cfg=dict(iou_thr=0.5, weight_mode='seed_score'),
-            loss_mil=dict(type='MILLoss'),
-            loss_refine=dict(type='WeightedRefineLoss'))),
+            # OICR's pseudo-labels and their loss (WeightedRefineLoss)
+            refine_targets=dict(
+                type='OICRTargets', iou_thr=0.5, weight_mode='seed_score'),
+            loss_mil=dict(type='MILLoss'))),
     train_cfg=dict(rcnn=None),
     test_cfg=dict(
         rcnn=dict(

@@ -1,3 +1,3 @@
 # Table 3a: SCM heatmap channels sum + num (the default is max + sum).
 _base_ = '../drn_tiny_synthetic.py'
-model = dict(scm=dict(modes=('sum', 'num')))
+model = dict(scm=dict(inputs=dict(modes=('sum', 'num'))))

@@ -3,4 +3,4 @@ _base_ = '../drn_tiny_synthetic.py'
 model = dict(
     rec_head=dict(
         bbox_head=dict(
-            refine_targets='pcl', loss_refine=dict(type='PCLLoss'))))
+            refine_targets=dict(_delete_=True, type='PCLTargets'))))

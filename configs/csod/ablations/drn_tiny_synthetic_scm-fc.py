@@ -3,5 +3,6 @@
 _base_ = '../drn_tiny_synthetic.py'
 model = dict(
     scm=dict(
+        inputs=dict(_delete_=True, type='BoxInputs'),
         detector=dict(
-            _delete_=True, type='HeatmapFCRegressor', topk=10, num_fcs=3)))
+            _delete_=True, type='ProposalFCRegressor', topk=10, num_fcs=3)))

@@ -3,9 +3,9 @@
 The 13 convolutions of VGG16 (no batch norm) with the conv1..conv4 max pools
 and without pool5: the RoI head pools 7x7 windows straight from conv5_3 and
 the two fc layers of the ImageNet classifier (fc6, fc7) become its shared
-fcs. :mod:`mmdet_csod.models.utils.vgg16_weights` (and its command line
-``tools/model_converters/vgg16_to_mmdet.py``) turns torchvision or Caffe
-VGG16 weights into a checkpoint for this module.
+fcs. ``tools/model_converters/vgg16_to_mmdet.py`` (a command line and a
+library) turns torchvision or Caffe VGG16 weights into a checkpoint for this
+module.
 """
 from typing import Tuple
 

@@ -2,13 +2,11 @@
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmdet.registry import MODELS
+from mmdet.registry import MODELS, TASK_UTILS
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ..utils import oicr_pseudo_labels
-
-REFINE_TARGETS = ('oicr', 'pcl')
+from ..task_modules import BaseRefineTargets
 
 
 def softmax_per_image(logits: Tensor, num_per_img: Sequence[int]) -> Tensor:
@@ -36,9 +34,11 @@ class MILBBoxHead(BaseModule):
       image labels (:class:`MILLoss`).
     - Refinement (OICR, Tang et al. 2017): K branches with C + 1 outputs
       (background last), softmaxed over classes. Branch k is supervised by
-      pseudo-labels made from branch k-1's scores (from ``x_R`` for k = 1)
-      by ``oicr_pseudo_labels`` (``refine_targets='oicr'``) or by PCL's
-      proposal clusters (``'pcl'``, Tang et al. 2018).
+      targets made from branch k-1's scores (from ``x_R`` for k = 1) by the
+      ``refine_targets`` generator, with the loss that generator owns:
+      :class:`OICRTargets` (top-proposal pseudo-labels, weighted
+      cross-entropy) or :class:`PCLTargets` (proposal clusters, PCL's
+      cluster loss, Tang et al. 2018).
     - Proposal scores at inference: the mean of the refinement branches'
       foreground probabilities (OICR / PCL), or ``x_R`` when K = 0 (WSDDN).
 
@@ -47,15 +47,12 @@ class MILBBoxHead(BaseModule):
         num_classes (int): Number of classes C the head learns.
         num_refine (int): Refinement branches K (0: WSDDN, 3: OICR / PCL;
             the CSOD paper's lighter head uses fewer).
-        refine_targets (str): 'oicr' or 'pcl'.
-        pseudo_label_cfg (dict): kwargs of ``oicr_pseudo_labels``
-            (``iou_thr``, ``weight_mode``, ``ignore_iou_thr``: weight 0
-            under this max IoU with the seeds, pcl.pytorch's OICR uses
-            0.1; off by default).
-        pcl_cfg (dict): kwargs of ``pcl_targets`` when refine_targets='pcl'.
+        refine_targets (dict): Config of the refinement target generator
+            (mmdet's TASK_UTILS), which brings its loss: e.g.
+            ``dict(type='OICRTargets', iou_thr=0.5, weight_mode='iou',
+            ignore_iou_thr=0.1)`` or ``dict(type='PCLTargets')``; a
+            ``loss_refine`` key in it overrides the generator's loss.
         loss_mil (dict): Image-level loss config.
-        loss_refine (dict): Refinement loss config (per-proposal for OICR,
-            per-cluster for PCL).
         refine_loss_weights (Sequence[float], optional): K factors, one per
             refinement branch, multiplying ``loss_refine{k}`` (wetectron
             weighs the first branch 3, the others 1); None: all 1.
@@ -66,22 +63,16 @@ class MILBBoxHead(BaseModule):
         in_channels: int = 4096,
         num_classes: int = 20,
         num_refine: int = 3,
-        refine_targets: str = 'oicr',
-        pseudo_label_cfg: dict = dict(iou_thr=0.5, weight_mode='seed_score'),
-        pcl_cfg: dict = dict(),
+        refine_targets: dict = dict(
+            type='OICRTargets', iou_thr=0.5, weight_mode='seed_score'),
         loss_mil: dict = dict(type='MILLoss'),
-        loss_refine: dict = dict(type='WeightedRefineLoss'),
         refine_loss_weights: Optional[Sequence[float]] = None,
         init_cfg=dict(type='Normal', std=0.01, layer='Linear', bias=0.)
     ) -> None:
         super().__init__(init_cfg=init_cfg)
-        if refine_targets not in REFINE_TARGETS:
-            raise ValueError(f'refine_targets must be one of '
-                             f'{REFINE_TARGETS}, got {refine_targets!r}')
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.num_refine = num_refine
-        self.refine_targets = refine_targets
         if refine_loss_weights is not None:
             refine_loss_weights = tuple(float(w) for w in refine_loss_weights)
             if len(refine_loss_weights) != num_refine:
@@ -89,14 +80,12 @@ class MILBBoxHead(BaseModule):
                     f'refine_loss_weights has {len(refine_loss_weights)} '
                     f'values for num_refine={num_refine} branches')
         self.refine_loss_weights = refine_loss_weights
-        self.pseudo_label_cfg = dict(pseudo_label_cfg)
-        self.pcl_cfg = dict(pcl_cfg)
         self.fc_cls = nn.Linear(in_channels, num_classes)
         self.fc_det = nn.Linear(in_channels, num_classes)
         self.fc_refine = nn.ModuleList(
             nn.Linear(in_channels, num_classes + 1) for _ in range(num_refine))
         self.loss_mil = MODELS.build(loss_mil)
-        self.loss_refine = MODELS.build(loss_refine)
+        self.refine_targets = build_refine_targets(refine_targets)
 
     def forward(self, feats: Tensor,
                 num_per_img: Sequence[int]) -> Dict[str, object]:
@@ -150,53 +139,33 @@ class MILBBoxHead(BaseModule):
             ``refine_loss_weights[k]`` when given).
         """
         num_per_img = [len(p) for p in proposals]
-        num_imgs = len(proposals)
         losses = dict(
             loss_mil=self.loss_mil(
                 self.image_scores(outs['mil_scores'], num_per_img),
                 image_labels))
-        img_inds = torch.cat([
-            torch.full((n, ), i, dtype=torch.long, device=image_labels.device)
-            for i, n in enumerate(num_per_img)
-        ])
         prev = outs['mil_scores']
         for k, probs in enumerate(outs['refine_probs']):
-            targets = self.refine_targets_of(prev, proposals, image_labels,
-                                             gt_instances)
-            loss = self.loss_refine(
-                probs, *targets, img_inds=img_inds, num_imgs=num_imgs)
+            targets = self.refine_targets(proposals, prev, image_labels,
+                                          gt_instances)
+            loss = self.refine_targets.loss(probs, targets)
             if self.refine_loss_weights is not None:
                 loss = self.refine_loss_weights[k] * loss
             losses[f'loss_refine{k}'] = loss
             prev = probs[:, :-1]
         return losses
 
-    def refine_targets_of(self,
-                          scores: Tensor,
-                          proposals: List[Tensor],
-                          image_labels: Tensor,
-                          gt_instances: Optional[List] = None) -> tuple:
-        """Targets of a refinement branch from the previous scores [N, C].
 
-        Returns:
-            tuple: for 'oicr', ``(labels [N], weights [N])``; for 'pcl',
-            what :func:`pcl_targets` returns for the batch.
-        """
-        chunks = scores.detach().split([len(p) for p in proposals])
-        if self.refine_targets == 'oicr':
-            gts = gt_instances or [None] * len(proposals)
-            per_img = [
-                oicr_pseudo_labels(
-                    p, s, y, **self.pseudo_label_cfg,
-                    gt_bboxes=None if g is None else g.bboxes,
-                    gt_labels=None if g is None else g.labels)
-                for p, s, y, g in zip(proposals, chunks, image_labels, gts)
-            ]
-            return (torch.cat([t[0] for t in per_img]),
-                    torch.cat([t[1] for t in per_img]))
-        if gt_instances is not None:
-            raise NotImplementedError(
-                "box seeds (gt_instances) are implemented for "
-                "refine_targets='oicr' only")
-        from ..utils.pcl_clusters import pcl_targets
-        return pcl_targets(proposals, chunks, image_labels, **self.pcl_cfg)
+def build_refine_targets(cfg) -> BaseRefineTargets:
+    """A refinement target generator from its TASK_UTILS config."""
+    if isinstance(cfg, BaseRefineTargets):
+        return cfg
+    if not isinstance(cfg, dict):
+        raise TypeError(
+            "refine_targets is a target generator config of mmdet's "
+            "TASK_UTILS, e.g. dict(type='OICRTargets') or "
+            f"dict(type='PCLTargets'), got {cfg!r}")
+    targets = TASK_UTILS.build(cfg)
+    if not isinstance(targets, BaseRefineTargets):
+        raise TypeError(f'refine_targets built a {type(targets).__name__}, '
+                        'not a BaseRefineTargets')
+    return targets

@@ -11,8 +11,7 @@ from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ...datasets.csod_coco import complete_class_split
-from ..roi_heads.mil_roi_head import image_labels_of
+from ...structures import complete_class_split, image_labels_of
 from .drn_stages import DRNStagesMixin
 from .drn_targets import DRNTargetsMixin
 

@@ -9,7 +9,7 @@ from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..roi_heads.mil_roi_head import image_labels_of
+from ...structures import image_labels_of
 
 
 class DRNStagesMixin:

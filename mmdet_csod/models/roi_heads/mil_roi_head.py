@@ -2,7 +2,6 @@
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
-from mmdet.models.layers import multiclass_nms
 from mmdet.models.roi_heads import BaseRoIHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
@@ -10,6 +9,8 @@ from mmdet.structures.bbox import bbox2roi, get_box_tensor, scale_boxes
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
+
+from ...structures import image_labels_of, nms_instances
 
 
 class RecOutputs(NamedTuple):
@@ -175,27 +176,3 @@ class MILRoIHead(BaseRoIHead):
         raw = self.predict_proposal_scores(x, rpn_results_list,
                                            batch_data_samples, rescale)
         return [nms_instances(r, self.test_cfg) for r in raw]
-
-
-def image_labels_of(batch_data_samples: SampleList) -> Tensor:
-    """[B, C] image labels of a batch; an error names a sample without."""
-    labels = []
-    for sample in batch_data_samples:
-        if 'image_labels' not in sample:
-            raise KeyError(
-                f'{sample.metainfo.get("img_path", "a sample")} has no '
-                'image_labels: pack samples with PackCSODInputs from a '
-                'CSODCocoDataset')
-        labels.append(sample.image_labels)
-    return torch.stack(labels).float()
-
-
-def nms_instances(raw: InstanceData, test_cfg) -> InstanceData:
-    """Per-class NMS of ``raw.bboxes`` [R, 4] / [R, C * 4] and ``scores``
-    [R, C] into ``bboxes`` [K, 4], ``scores`` [K], ``labels`` [K]."""
-    scores = torch.cat(
-        [raw.scores, raw.scores.new_zeros(len(raw.scores), 1)],
-        dim=1)  # multiclass_nms expects a background column
-    dets, labels = multiclass_nms(raw.bboxes, scores, test_cfg.score_thr,
-                                  test_cfg.nms, test_cfg.max_per_img)
-    return InstanceData(bboxes=dets[:, :4], scores=dets[:, 4], labels=labels)

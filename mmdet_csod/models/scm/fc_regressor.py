@@ -1,5 +1,5 @@
-"""The SCM's fully-connected baseline: boxes in, one box out."""
-from typing import Dict, List, Optional, Tuple
+"""The SCM's fully-connected baseline: the top proposals in, one box out."""
+from typing import Dict, List, Tuple
 
 import torch
 from mmdet.registry import MODELS
@@ -10,15 +10,17 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from .heatmap_fcos import zero_losses
+from .scm_inputs import QueryBoxes
 
 
 @MODELS.register_module()
-class HeatmapFCRegressor(BaseModule):
-    """Regress the ground-truth box from the top-k confident boxes.
+class ProposalFCRegressor(BaseModule):
+    """Regress the ground-truth box from a query's top-k selected proposals.
 
     The CSOD paper's baseline for the heatmap detector (Table 3b, "Fc
     layer"): ``num_fcs`` fully-connected layers (ReLU between them) map
-    the top ``topk`` input boxes of a query, each as
+    the top ``topk`` input boxes (the SCM's selected proposals) of a
+    query, each as
     ``(x1 / w, y1 / h, x2 / w, y2 / h, score / top score)`` (``(h, w)`` the
     heatmap size, zero rows when fewer than ``topk`` boxes), flattened to
     ``5 * topk`` values, to 4 numbers: the offset of the box from the top
@@ -33,9 +35,11 @@ class HeatmapFCRegressor(BaseModule):
     ``GIoULoss`` works too since it is scale invariant).
 
     Interface shared with :class:`HeatmapFCOS` (see
-    :class:`SpatialCorrelationModule`): the heatmaps are ignored (may be
-    None; ``uses_heatmap = False`` tells the SCM not to paint them) and
-    the selected boxes come through ``batch_boxes``.
+    :class:`SpatialCorrelationModule`), with boxes in place of heatmaps:
+    ``loss(batch_boxes, batch_gt_instances, batch_img_metas)`` and
+    ``predict(batch_boxes, batch_img_metas)``; it takes the SCM's
+    :class:`QueryBoxes` (``input_type``), by default from ``BoxInputs``
+    (``default_inputs``): no heatmap is painted.
 
     Args:
         topk (int): Input boxes per query.
@@ -43,12 +47,11 @@ class HeatmapFCRegressor(BaseModule):
             compares 2 to 4).
         hidden_channels (int): Width of the hidden layers.
         loss_bbox (dict): Box loss on normalized x1, y1, x2, y2.
-        in_channels (int, optional): Accepted for config symmetry with
-            :class:`HeatmapFCOS` and ignored.
         init_cfg (dict): Xavier hidden layers, zero output layer.
     """
 
-    uses_heatmap = False
+    input_type = QueryBoxes
+    default_inputs = dict(type='BoxInputs')
 
     def __init__(self,
                  topk: int = 10,
@@ -56,7 +59,6 @@ class HeatmapFCRegressor(BaseModule):
                  hidden_channels: int = 256,
                  loss_bbox: dict = dict(
                      type='SmoothL1Loss', beta=0.05, loss_weight=1.0),
-                 in_channels: Optional[int] = None,
                  init_cfg=dict(
                      type='Xavier',
                      layer='Linear',
@@ -109,28 +111,27 @@ class HeatmapFCRegressor(BaseModule):
         offsets."""
         return tops + self.fc_out(self.fcs(inputs))
 
-    def loss(self,
-             heatmaps: Optional[Tensor],
+    def loss(self, batch_boxes: InstanceList,
              batch_gt_instances: InstanceList,
-             batch_img_metas: List[dict],
-             batch_boxes: Optional[InstanceList] = None) -> Dict[str, Tensor]:
+             batch_img_metas: List[dict]) -> Dict[str, Tensor]:
         """Box regression loss.
 
         Args:
-            heatmaps (Tensor, optional): Ignored.
+            batch_boxes (list[InstanceData]): Q items, the selected boxes
+                ``bboxes`` [n_q, 4] (heatmap pixels) and ``scores`` [n_q].
             batch_gt_instances (list[InstanceData]): Q items, ``bboxes``
                 [K_q, 4] in heatmap pixels.
             batch_img_metas (list[dict]): Q items with ``img_shape`` (h, w)
                 of the heatmap, the normalization.
-            batch_boxes (list[InstanceData]): Q items, the selected boxes
-                ``bboxes`` [n_q, 4] (heatmap pixels) and ``scores`` [n_q].
 
         Returns:
             dict: ``loss_bbox``; zero (depending on the parameters) when no
             query has both input boxes and ground truth.
         """
-        if batch_boxes is None:
-            raise ValueError('HeatmapFCRegressor needs batch_boxes')
+        if batch_boxes is None or isinstance(batch_boxes, Tensor):
+            raise TypeError('ProposalFCRegressor takes the queries\' boxes '
+                            '(QueryBoxes.boxes, from BoxInputs), got '
+                            f'{type(batch_boxes).__name__}')
         keep = [
             q for q in range(len(batch_boxes))
             if len(batch_boxes[q]) > 0 and len(batch_gt_instances[q]) > 0
@@ -151,17 +152,14 @@ class HeatmapFCRegressor(BaseModule):
         return dict(loss_bbox=self.loss_bbox(preds, torch.stack(targets)))
 
     @torch.no_grad()
-    def predict(self,
-                heatmaps: Optional[Tensor],
-                batch_img_metas: List[dict],
-                batch_boxes: Optional[InstanceList] = None) -> InstanceList:
+    def predict(self, batch_boxes: InstanceList,
+                batch_img_metas: List[dict]) -> InstanceList:
         """One regressed box per query that has input boxes.
 
         Args:
-            heatmaps (Tensor, optional): Ignored.
-            batch_img_metas (list[dict]): Q items with ``img_shape`` (h, w).
             batch_boxes (list[InstanceData]): Q items, ``bboxes`` [n_q, 4]
                 (heatmap pixels) and ``scores`` [n_q].
+            batch_img_metas (list[dict]): Q items with ``img_shape`` (h, w).
 
         Returns:
             list[InstanceData]: Q items with ``bboxes`` [1, 4] in heatmap
@@ -169,8 +167,10 @@ class HeatmapFCRegressor(BaseModule):
             the regressor has no confidence of its own) and ``labels`` [1]
             (0); empty for a query without input boxes.
         """
-        if batch_boxes is None:
-            raise ValueError('HeatmapFCRegressor needs batch_boxes')
+        if batch_boxes is None or isinstance(batch_boxes, Tensor):
+            raise TypeError('ProposalFCRegressor takes the queries\' boxes '
+                            '(QueryBoxes.boxes, from BoxInputs), got '
+                            f'{type(batch_boxes).__name__}')
         if len(batch_boxes) == 0:
             return []
         inputs, tops, valid = self._encode(batch_boxes, batch_img_metas)

@@ -3,11 +3,14 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
 from mmdet.registry import MODELS
 from mmdet.utils import InstanceList
 from mmengine.config import ConfigDict
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+
+from .scm_inputs import QueryHeatmaps
 
 INF = 1e8
 FCOS_LOSS_KEYS = ('loss_cls', 'loss_bbox', 'loss_centerness')
@@ -27,24 +30,24 @@ def zero_losses(module: nn.Module, keys) -> Dict[str, Tensor]:
 class HeatmapFCOS(BaseModule):
     """The SCM's heatmap detector: a few convs and mmdet's ``FCOSHead``.
 
-    Trunk: ``num_convs`` 3x3 conv + ReLU layers of width ``feat_channels``,
-    the first ``num_pools`` of them followed by a 2x2 max pooling, which
-    gives a single feature level at stride ``s = 2 ** num_pools``. On it,
-    mmdet's :class:`FCOSHead` with one class (class-agnostic "object"), one
-    level (``strides=[s]``, ``regress_ranges=((-1, 1e8), )``: every location
-    inside a ground-truth box is positive) and its standard training:
-    ``get_targets`` / ``loss_by_feat`` (focal loss, (G)IoU loss, centerness
-    BCE) and ``predict_by_feat``.
+    Trunk: ``num_convs`` 3x3 conv (+ norm) + ReLU layers of width
+    ``feat_channels``, the first ``num_pools`` of them followed by a 2x2 max
+    pooling, which gives a single feature level at stride ``s = 2 **
+    num_pools``. On it, mmdet's :class:`FCOSHead` with one class
+    (class-agnostic "object"), one level (``strides=[s]``,
+    ``regress_ranges=((-1, 1e8), )``: every location inside a ground-truth box
+    is positive) and its standard training: ``get_targets`` / ``loss_by_feat``
+    (focal loss, (G)IoU loss, centerness BCE) and ``predict_by_feat``.
 
     Heatmaps are zero-padded at the bottom / right to a multiple of ``s``
     so that the pooled grid is aligned with FCOS's points
     ``((j + 0.5) * s, (i + 0.5) * s)``.
 
-    Interface shared with :class:`HeatmapFCRegressor` (see
+    Interface shared with :class:`ProposalFCRegressor` (see
     :class:`SpatialCorrelationModule`): ``loss(heatmaps, batch_gt_instances,
-    batch_img_metas, batch_boxes=None)`` and ``predict(heatmaps,
-    batch_img_metas, batch_boxes=None)``; ``uses_heatmap = True`` tells the
-    SCM to paint heatmaps, and ``batch_boxes`` is ignored.
+    batch_img_metas)`` and ``predict(heatmaps, batch_img_metas)``; it takes
+    the SCM's :class:`QueryHeatmaps` (``input_type``), by default from
+    ``HeatmapInputs`` (``default_inputs``).
 
     Args:
         in_channels (int): Heatmap channels (the SCM sets it to the number
@@ -53,6 +56,9 @@ class HeatmapFCOS(BaseModule):
         num_convs (int): Conv layers of the trunk (the paper: 5; Table 3b
             compares 2 to 5).
         num_pools (int): Max poolings, after the first ``num_pools`` convs.
+        norm_cfg (dict, optional): Norm layer after each trunk conv, e.g.
+            ``dict(type='GN', num_groups=8)`` as in FCOS's own towers.
+            Default: None (no norm).
         head (dict): Overrides of the ``FCOSHead`` config (e.g.
             ``stacked_convs``, ``loss_bbox``, ``center_sampling``);
             ``num_classes``, ``in_channels``, ``strides`` and
@@ -71,13 +77,15 @@ class HeatmapFCOS(BaseModule):
         init_cfg (dict): Init of the trunk; the head has its own.
     """
 
-    uses_heatmap = True
+    input_type = QueryHeatmaps
+    default_inputs = dict(type='HeatmapInputs')
 
     def __init__(self,
                  in_channels: int = 2,
                  feat_channels: int = 32,
                  num_convs: int = 5,
                  num_pools: int = 2,
+                 norm_cfg: Optional[dict] = None,
                  head: Optional[dict] = None,
                  test_cfg: dict = dict(
                      nms_pre=1000,
@@ -106,7 +114,10 @@ class HeatmapFCOS(BaseModule):
                     in_channels if i == 0 else feat_channels,
                     feat_channels,
                     3,
-                    padding=1))
+                    padding=1,
+                    bias=norm_cfg is None))
+            if norm_cfg is not None:
+                layers.append(build_norm_layer(norm_cfg, feat_channels)[1])
             layers.append(nn.ReLU(inplace=True))
             if i < num_pools:
                 layers.append(nn.MaxPool2d(2, 2))
@@ -171,11 +182,8 @@ class HeatmapFCOS(BaseModule):
             heatmaps = F.pad(heatmaps, (0, pad_w, 0, pad_h))
         return self.head((self.trunk(heatmaps), ))
 
-    def loss(self,
-             heatmaps: Tensor,
-             batch_gt_instances: InstanceList,
-             batch_img_metas: List[dict],
-             batch_boxes: Optional[InstanceList] = None) -> Dict[str, Tensor]:
+    def loss(self, heatmaps: Tensor, batch_gt_instances: InstanceList,
+             batch_img_metas: List[dict]) -> Dict[str, Tensor]:
         """FCOS losses of a batch of heatmaps.
 
         Args:
@@ -184,7 +192,6 @@ class HeatmapFCOS(BaseModule):
                 [K_q, 4] in heatmap pixels and ``labels`` [K_q] all 0.
             batch_img_metas (list[dict]): Q items with ``img_shape`` (the
                 unpadded heatmap (h, w)) and ``pad_shape``.
-            batch_boxes (list[InstanceData], optional): Ignored.
 
         Returns:
             dict: ``loss_cls``, ``loss_bbox``, ``loss_centerness``; zeros
@@ -197,10 +204,8 @@ class HeatmapFCOS(BaseModule):
                                       batch_gt_instances, batch_img_metas)
 
     @torch.no_grad()
-    def predict(self,
-                heatmaps: Tensor,
-                batch_img_metas: List[dict],
-                batch_boxes: Optional[InstanceList] = None) -> InstanceList:
+    def predict(self, heatmaps: Tensor,
+                batch_img_metas: List[dict]) -> InstanceList:
         """Boxes detected on each heatmap.
 
         Works in training mode too (the DRN makes pseudo ground truth while
@@ -211,7 +216,6 @@ class HeatmapFCOS(BaseModule):
             heatmaps (Tensor): [Q, C_h, H, W], zero-padded.
             batch_img_metas (list[dict]): Q items with ``img_shape`` (the
                 unpadded heatmap (h, w), boxes are clipped to it).
-            batch_boxes (list[InstanceData], optional): Ignored.
 
         Returns:
             list[InstanceData]: Q items with ``bboxes`` [n, 4] in heatmap

@@ -3,14 +3,13 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmdet.registry import MODELS
+from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..utils import synthesize_heatmap
-from ..utils.heatmap import HEATMAP_MODES
+from .scm_inputs import BaseSCMInputs, HeatmapInputs, QueryBatch
 
 
 def _detector_class(cfg: dict):
@@ -34,91 +33,103 @@ class SpatialCorrelationModule(BaseModule):
     1. selects the confident proposals of class ``c``: those whose score is
        ``>= score_thr`` times the highest score of ``c`` in the image, at
        most ``max_boxes`` of them by decreasing score;
-    2. paints a class-agnostic heatmap of them with
-       :func:`synthesize_heatmap` (one channel per entry of ``modes``) at
-       ``1 / heatmap_stride`` of the image resolution: size
-       ``(ceil(h / stride), ceil(w / stride))``, boxes divided by the
-       stride; with ``normalize`` every channel is divided by its maximum
-       over the heatmap, so the input does not depend on the scale of the
-       recognition scores (which differs between classes and drifts during
-       training) or on the number of boxes;
-    3. runs the heatmap ``detector`` (:class:`HeatmapFCOS` by default, or
-       :class:`HeatmapFCRegressor`, the paper's fc baseline) on it. It is
+    2. makes the detector's input from them with the ``inputs`` part, in
+       the frame of a heatmap at ``1 / heatmap_stride`` of the image
+       resolution (size ``(ceil(h / stride), ceil(w / stride))``, boxes
+       divided by the stride): :class:`HeatmapInputs` paints a
+       class-agnostic heatmap of them (:func:`synthesize_heatmap`, its
+       ``modes``, normalized), :class:`BoxInputs` passes the boxes and
+       scores themselves;
+    3. runs the ``detector`` (:class:`HeatmapFCOS` by default, or
+       :class:`ProposalFCRegressor`, the paper's fc baseline) on it. It is
        trained on base classes (``loss``: the targets are the ground-truth
        boxes of class ``c`` in image ``i``) and applied to novel classes
        (``predict``), whose boxes become the detection head's pseudo
        ground truth.
 
-    Detector interface (both detectors implement it): a class attribute
-    ``uses_heatmap`` (heatmaps are painted only when True, else None is
-    passed), ``loss(heatmaps, batch_gt_instances, batch_img_metas,
-    batch_boxes) -> dict`` and ``predict(heatmaps, batch_img_metas,
-    batch_boxes) -> list[InstanceData]`` with, per query, heatmaps
-    [Q, C_h, Hmax, Wmax] (zero-padded), ground truth ``bboxes`` [K_q, 4]
-    and ``labels`` (0) in heatmap pixels, metas ``img_shape`` (the unpadded
-    heatmap (h, w)) and ``pad_shape``, and the selected boxes ``bboxes``
-    [n_q, 4] (heatmap pixels, decreasing score) with their ``scores``.
-    A heatmap detector's ``in_channels`` is set to ``len(modes)``.
+    Detector interface: ``loss(inputs, batch_gt_instances,
+    batch_img_metas) -> dict`` and ``predict(inputs, batch_img_metas) ->
+    list[InstanceData]`` where ``inputs`` is the batch's
+    ``detector_inputs`` (:class:`QueryHeatmaps`: heatmaps [Q, C_h, Hmax,
+    Wmax], zero-padded; :class:`QueryBoxes`: Q ``InstanceData`` of boxes
+    [n_q, 4] in heatmap pixels with their ``scores``), ground truth
+    ``bboxes`` [K_q, 4] and ``labels`` (0) in heatmap pixels and metas with
+    ``img_shape`` (the unpadded heatmap (h, w)) and ``pad_shape``. A
+    detector class declares the batch type it takes (``input_type``,
+    checked here) and its ``default_inputs`` config; the inputs part sets
+    a heatmap detector's ``in_channels`` to the number of modes.
 
     Inputs are detached: gradients only reach the SCM's own parameters.
 
     Args:
-        modes (Sequence[str]): Heatmap channels, from 'max', 'sum', 'num'
-            (Table 3a; the paper: max and sum).
         heatmap_stride (float): Image pixels per heatmap pixel.
         score_thr (float): Relative score threshold of the selection.
         max_boxes (int): Most boxes selected per query.
-        normalize (bool): Divide each heatmap channel by its maximum.
         max_per_query (int): Most boxes :meth:`predict` returns per query
             (the SCM is a detector: a class can have several instances in
             an image). 1 is the paper's one pseudo box per class.
         min_score_ratio (float): With ``max_per_query > 1``, further boxes
             are kept when their score is at least this fraction of the
             query's top box (after the detector's NMS).
-        detector (dict): Config of the heatmap detector (Table 3b: the
-            number of convs of ``HeatmapFCOS``, or ``HeatmapFCRegressor``).
+        inputs (dict, optional): Config of the inputs part (TASK_UTILS),
+            e.g. ``dict(type='HeatmapInputs', modes=('max', 'sum'))``
+            (Table 3a: the heatmap channels) or ``dict(type='BoxInputs')``;
+            None: the detector's ``default_inputs``.
+        detector (dict): Config of the detector (Table 3b: the number of
+            convs of ``HeatmapFCOS``, or ``ProposalFCRegressor``).
         init_cfg (dict, optional): Initialization config.
     """
 
     def __init__(self,
-                 modes: Sequence[str] = ('max', 'sum'),
                  heatmap_stride: float = 4,
                  score_thr: float = 0.1,
                  max_boxes: int = 100,
-                 normalize: bool = True,
                  max_per_query: int = 1,
                  min_score_ratio: float = 0.5,
+                 inputs: Optional[dict] = None,
                  detector: dict = dict(type='HeatmapFCOS'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        modes = tuple(modes)
-        if not modes or any(m not in HEATMAP_MODES for m in modes):
-            raise ValueError(f'modes must be a non-empty sequence of '
-                             f'{HEATMAP_MODES}, got {modes}')
         if heatmap_stride <= 0:
             raise ValueError(f'heatmap_stride must be > 0, got '
                              f'{heatmap_stride}')
-        self.modes = modes
         self.heatmap_stride = heatmap_stride
         self.score_thr = score_thr
         self.max_boxes = max_boxes
-        self.normalize = normalize
         if max_per_query < 1 or not 0 <= min_score_ratio <= 1:
             raise ValueError(f'max_per_query must be >= 1 and '
                              f'min_score_ratio in [0, 1], got '
                              f'{max_per_query}, {min_score_ratio}')
         self.max_per_query = max_per_query
         self.min_score_ratio = min_score_ratio
-        detector = dict(detector)
-        self.uses_heatmap = getattr(
-            _detector_class(detector), 'uses_heatmap', True)
-        if self.uses_heatmap:
-            given = detector.get('in_channels', len(modes))
-            if given != len(modes):
-                raise ValueError(f'detector in_channels={given} does not '
-                                 f'match the {len(modes)} heatmap modes')
-            detector['in_channels'] = len(modes)
-        self.detector = MODELS.build(detector)
+        det_cls = _detector_class(detector)
+        if inputs is None:
+            inputs = getattr(det_cls, 'default_inputs',
+                             dict(type='HeatmapInputs'))
+        self.inputs = inputs if isinstance(inputs, BaseSCMInputs) else \
+            TASK_UTILS.build(inputs)
+        if not isinstance(self.inputs, BaseSCMInputs):
+            raise TypeError(f'inputs built a {type(self.inputs).__name__}, '
+                            'not an SCM inputs part (BoxInputs, '
+                            'HeatmapInputs)')
+        wanted = getattr(det_cls, 'input_type', None)
+        given = self.inputs.batch_type
+        if wanted is not None and not issubclass(given, wanted):
+            raise ValueError(
+                f'{det_cls.__name__} takes {wanted.__name__}, but the '
+                f'inputs {type(self.inputs).__name__} give '
+                f'{given.__name__}: use inputs='
+                f'{getattr(det_cls, "default_inputs", None)}')
+        # the heatmaps that heatmaps() shows (painted for it alone when the
+        # detector takes no heatmap)
+        self._painter = self.inputs if isinstance(
+            self.inputs, HeatmapInputs) else HeatmapInputs()
+        self.detector = MODELS.build(self.inputs.adapt_detector(detector))
+
+    @property
+    def heatmap_modes(self) -> Tuple[str, ...]:
+        """The channels of the heatmaps :meth:`heatmaps` returns."""
+        return self._painter.modes
 
     # ------------------------------------------------------------- inputs
     def heatmap_size(self, img_shape: Sequence[int]) -> Tuple[int, int]:
@@ -155,53 +166,45 @@ class SpatialCorrelationModule(BaseModule):
                     scores=s))
         return selected
 
-    def _inputs(self, proposals: List[Tensor], scores: List[Tensor],
-                queries: Tensor, img_shapes: Sequence, paint: bool) -> dict:
-        """Selected boxes, heatmaps and metas of the queries."""
+    def prepare(self,
+                proposals: List[Tensor],
+                scores: List[Tensor],
+                queries: Tensor,
+                img_shapes: Sequence,
+                inputs: Optional[BaseSCMInputs] = None) -> QueryBatch:
+        """The detector's batch of the queries.
+
+        Args:
+            proposals (list[Tensor]): Per image [R_i, 4], image pixels.
+            scores (list[Tensor]): Per image [R_i, C].
+            queries (Tensor): [Q, 2] (image index, class column).
+            img_shapes (Sequence): Per image (h, w).
+            inputs (BaseSCMInputs, optional): The inputs part; default: the
+                SCM's ``inputs``.
+
+        Returns:
+            QueryBatch: what ``inputs`` gives (:class:`QueryBoxes` for
+            :class:`BoxInputs`, :class:`QueryHeatmaps` for
+            :class:`HeatmapInputs`), in the dtype and device of the
+            detector's parameters.
+        """
         queries = torch.as_tensor(queries).reshape(-1, 2)
         selected = self.select(proposals, scores, queries)
-        img_ids = queries[:, 0].tolist()
-        sizes = [self.heatmap_size(img_shapes[i]) for i in img_ids]
-        pad_h = max([h for h, _ in sizes], default=0)
-        pad_w = max([w for _, w in sizes], default=0)
-        batch_boxes = [
-            InstanceData(
-                bboxes=sel.bboxes / self.heatmap_stride, scores=sel.scores)
-            for sel in selected
+        sizes = [
+            self.heatmap_size(img_shapes[i]) for i in queries[:, 0].tolist()
         ]
-        metas = [
-            dict(
-                img_shape=size,
-                ori_shape=size,
-                pad_shape=(pad_h, pad_w),
-                batch_input_shape=(pad_h, pad_w),
-                scale_factor=(1., 1.),
-                heatmap_stride=self.heatmap_stride) for size in sizes
-        ]
-        heatmaps = None
-        if paint:
-            param = next(self.detector.parameters())  # the input's type
-            heatmaps = param.new_zeros(
-                (len(sizes), len(self.modes), pad_h, pad_w))
-            for q, (boxes, size) in enumerate(zip(batch_boxes, sizes)):
-                hm = synthesize_heatmap(boxes.bboxes, boxes.scores, size,
-                                        self.modes)
-                if self.normalize:
-                    peak = hm.flatten(1).amax(dim=1).clamp(min=1e-12)
-                    hm = hm / peak[:, None, None]
-                heatmaps[q, :, :size[0], :size[1]] = hm
-        return dict(
-            queries=queries,
-            selected=selected,
-            batch_boxes=batch_boxes,
-            sizes=sizes,
-            metas=metas,
-            heatmaps=heatmaps)
+        param = next(self.detector.parameters())  # the input's type
+        inputs = self.inputs if inputs is None else inputs
+        return inputs(queries, selected, sizes, self.heatmap_stride, param)
 
     def heatmaps(self, proposals: List[Tensor], scores: List[Tensor],
                  queries: Tensor,
                  img_shapes: Sequence) -> Tuple[Tensor, List[tuple]]:
-        """The detector's input heatmaps, for visualisation.
+        """The heatmaps of the queries' selected boxes, for visualisation.
+
+        The detector's input with :class:`HeatmapInputs`; with other inputs
+        the heatmaps a default ``HeatmapInputs()`` paints (channels
+        :attr:`heatmap_modes`).
 
         Args:
             proposals (list[Tensor]): Per image [R_i, 4], image pixels.
@@ -210,12 +213,14 @@ class SpatialCorrelationModule(BaseModule):
             img_shapes (Sequence): Per image (h, w).
 
         Returns:
-            tuple: heatmaps [Q, len(modes), Hmax, Wmax] (normalized when
-            ``normalize``, zero-padded, with the dtype and device of the
-            detector's parameters) and the Q unpadded sizes (h, w).
+            tuple: heatmaps [Q, len(heatmap_modes), Hmax, Wmax]
+            (normalized when the painter normalizes, zero-padded, with the
+            dtype and device of the detector's parameters) and the Q
+            unpadded sizes (h, w).
         """
-        inputs = self._inputs(proposals, scores, queries, img_shapes, True)
-        return inputs['heatmaps'], inputs['sizes']
+        batch = self.prepare(proposals, scores, queries, img_shapes,
+                             self._painter)
+        return batch.heatmaps, batch.sizes
 
     # ------------------------------------------------------- train / test
     def loss(self, proposals: List[Tensor], scores: List[Tensor],
@@ -236,11 +241,10 @@ class SpatialCorrelationModule(BaseModule):
             ``loss_centerness`` for ``HeatmapFCOS``); with Q = 0 zeros that
             depend on every parameter.
         """
-        inputs = self._inputs(proposals, scores, queries, img_shapes,
-                              self.uses_heatmap)
-        if len(targets) != len(inputs['metas']):
+        batch = self.prepare(proposals, scores, queries, img_shapes)
+        if len(targets) != len(batch.metas):
             raise ValueError(f'{len(targets)} target sets for '
-                             f'{len(inputs["metas"])} queries')
+                             f'{len(batch.metas)} queries')
         gts = []
         for boxes in targets:
             boxes = get_box_tensor(boxes).detach().float()
@@ -250,11 +254,7 @@ class SpatialCorrelationModule(BaseModule):
                     labels=torch.zeros((len(boxes), ),
                                        dtype=torch.long,
                                        device=boxes.device)))
-        return self.detector.loss(
-            inputs['heatmaps'],
-            gts,
-            inputs['metas'],
-            batch_boxes=inputs['batch_boxes'])
+        return self.detector.loss(batch.detector_inputs, gts, batch.metas)
 
     @torch.no_grad()
     def predict(self, proposals: List[Tensor], scores: List[Tensor],
@@ -285,9 +285,8 @@ class SpatialCorrelationModule(BaseModule):
             (row of ``queries``), ``img_ids`` [N] and ``labels`` [N]
             (class columns). With ``max_per_query=1``, N = Q.
         """
-        inputs = self._inputs(proposals, scores, queries, img_shapes,
-                              self.uses_heatmap)
-        queries = inputs['queries']
+        batch = self.prepare(proposals, scores, queries, img_shapes)
+        queries = batch.queries
         param = next(self.detector.parameters())
         dtype = scores[0].dtype if len(scores) else param.dtype
         device = scores[0].device if len(scores) else param.device
@@ -299,12 +298,9 @@ class SpatialCorrelationModule(BaseModule):
                                device=device)
         extra_boxes, extra_scores, extra_ids = [], [], []
         if num_queries:
-            results = self.detector.predict(
-                inputs['heatmaps'],
-                inputs['metas'],
-                batch_boxes=inputs['batch_boxes'])
+            results = self.detector.predict(batch.detector_inputs, batch.metas)
             img_ids = queries[:, 0].tolist()
-            for q, (res, sel) in enumerate(zip(results, inputs['selected'])):
+            for q, (res, sel) in enumerate(zip(results, batch.selected)):
                 h, w = img_shapes[img_ids[q]][:2]
                 boxes = res.bboxes.to(dtype) * self.heatmap_stride
                 boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)

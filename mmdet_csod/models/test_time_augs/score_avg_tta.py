@@ -10,7 +10,7 @@ from mmengine.model import BaseTTAModel
 from mmengine.structures import InstanceData
 from torch import nn
 
-from ..roi_heads.mil_roi_head import nms_instances
+from ...structures import nms_instances
 
 TTA_CFG_KEYS = ('score_thr', 'nms', 'max_per_img')
 

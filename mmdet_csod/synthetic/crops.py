@@ -1,7 +1,7 @@
 """Single-object crops of the generated data set, for backbone pretraining.
 
 Each crop shows one object of a random class (uniform over
-:data:`~mmdet_csod.datasets.converters.synthetic.CLASSES`), drawn by the
+:data:`~mmdet_csod.synthetic.CLASSES`), drawn by the
 scene generator's :func:`render_object` at a random scale and pasted at a
 random position on the scenes' background (gradient, ground, texture,
 noise and clutter shapes). Half of the crops also hold part of a second
@@ -15,7 +15,8 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from .synthetic import CLASSES, _background, render_object
+from .background import _background
+from .objects import CLASSES, render_object
 
 #: Longer side of the main object as a fraction of the crop side.
 OBJECT_FRACTION = (0.35, 0.9)

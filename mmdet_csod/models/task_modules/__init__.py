@@ -1,0 +1,7 @@
+from .refine_targets import (BaseRefineTargets, ClusterTargets, OICRTargets,
+                             PCLTargets, ProposalTargets)
+
+__all__ = [
+    'BaseRefineTargets', 'OICRTargets', 'PCLTargets', 'ProposalTargets',
+    'ClusterTargets'
+]

@@ -1,0 +1,167 @@
+"""Scene layout: which objects an image holds, their companions (riders,
+lamps by houses) and where they are placed."""
+import math
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from .background import _background
+from .objects import BODY_KIND, BODY_SIZE, CLASSES, render_object
+
+IMG_SIZE_RANGE = (224, 320)  # each side, inclusive
+NUM_OBJECTS_RANGE = (2, 6)  # inclusive
+RIDER_PROB = 0.5  # horses with a person on top
+LAMP_BY_HOUSE_PROB = 0.4  # houses with a lamp standing next to them
+MAX_OVERLAP = 0.2  # intersection / smaller box, between groups
+PLACEMENT_SCALES = (1.0, 0.8, 0.64, 0.51, 0.41, 0.33)  # tried in turn
+
+
+def _sample_size(rng: np.random.Generator, cls: str) -> float:
+    lo, hi = BODY_SIZE[BODY_KIND[cls]]
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def _make_group(rng: np.random.Generator, cls: str, scale: float,
+                with_companion: bool) -> List[Tuple[Dict, int, int]]:
+    """An object and, optionally, the object it co-occurs with.
+
+    Returns ``[(obj, dx, dy), ...]`` in drawing order, offsets relative to the
+    group's top-left corner (all >= 0).
+    """
+    main = render_object(rng, cls, _sample_size(rng, cls) * scale)
+    members = [(main, 0, 0)]
+    if with_companion and cls == 'horse':
+        # a rider: the person sits in the top of the horse's body
+        hb = main['body']
+        hbh, hbw = hb[3] - hb[1], hb[2] - hb[0]
+        rider = render_object(rng, 'person', hbh * rng.uniform(0.95, 1.2))
+        rb = rider['body']
+        back = -1 if not main['flipped'] else 1  # towards the horse's back
+        cx = (hb[0] + hb[2]) / 2 + back * hbw * rng.uniform(0.05, 0.15)
+        foot = hb[1] + hbh * rng.uniform(0.35, 0.5)
+        dx = int(round(cx - (rb[0] + rb[2]) / 2))
+        dy = int(round(foot - rb[3]))
+        members.append((rider, dx, dy))
+    elif with_companion and cls == 'house':
+        hb = main['body']
+        lamp = render_object(rng, 'lamp',
+                             main['img'].shape[0] * rng.uniform(0.7, 0.95))
+        lb = lamp['body']
+        gap = int(rng.integers(-2, 5))
+        if rng.random() < 0.5:
+            dx = main['img'].shape[1] + gap
+        else:
+            dx = -lamp['img'].shape[1] - gap
+        dy = int(round(hb[3] - lb[3]))
+        members.append((lamp, dx, dy))
+    ox = min(dx for _, dx, _ in members)
+    oy = min(dy for _, _, dy in members)
+    return [(o, dx - ox, dy - oy) for o, dx, dy in members]
+
+
+def _overlap(a: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over the smaller box, a [4] against boxes [K, 4]."""
+    if len(boxes) == 0:
+        return np.zeros(0)
+    iw = np.minimum(a[2], boxes[:, 2]) - np.maximum(a[0], boxes[:, 0])
+    ih = np.minimum(a[3], boxes[:, 3]) - np.maximum(a[1], boxes[:, 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(np.minimum(area_a, area_b), 1)
+
+
+def _block_classes(seed: int, split_index: int,
+                   image_index: int) -> Tuple[str, str]:
+    """Two classes every image starts with: each block of 5 consecutive
+    images covers all 10 classes (a random permutation per block), so any
+    split of 5 images or more holds every class."""
+    block, pos = divmod(image_index, 5)
+    perm = np.random.default_rng([seed, split_index, block,
+                                  0xB10C]).permutation(len(CLASSES))
+    return CLASSES[perm[2 * pos]], CLASSES[perm[2 * pos + 1]]
+
+
+def render_scene(
+        seed: int, split_index: int,
+        image_index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render image ``image_index`` of split ``split_index``.
+
+    The image draws from ``np.random.default_rng([seed, split_index,
+    image_index])`` (and a per-block stream, see :func:`_block_classes`), so
+    it does not depend on which process renders it.
+
+    Returns:
+        tuple: ``img`` [H, W, 3] uint8 BGR with H, W in 224..320;
+        ``bboxes`` [N, 4] float32 x1, y1, x2, y2 (x2, y2 exclusive, tight
+        boxes of the drawn objects, inside the image), 2 <= N <= 6;
+        ``labels`` [N] int64 indices into :data:`CLASSES`.
+    """
+    rng = np.random.default_rng([seed, split_index, image_index])
+    h = int(rng.integers(IMG_SIZE_RANGE[0], IMG_SIZE_RANGE[1] + 1))
+    w = int(rng.integers(IMG_SIZE_RANGE[0], IMG_SIZE_RANGE[1] + 1))
+    img = _background(rng, h, w)
+    n_target = int(
+        rng.integers(NUM_OBJECTS_RANGE[0], NUM_OBJECTS_RANGE[1] + 1))
+    first = list(_block_classes(seed, split_index, image_index))
+    block_parity = (image_index // 5) % 2 == 0
+    queue = first + [
+        CLASSES[i] for i in rng.integers(0, len(CLASSES), n_target - 2)
+    ]
+    boxes: List[List[int]] = []
+    labels: List[int] = []
+    for qi, cls in enumerate(queue):
+        if len(labels) >= NUM_OBJECTS_RANGE[1]:
+            break
+        room = NUM_OBJECTS_RANGE[1] - len(labels) >= 2
+        companion = False
+        if room and cls == 'horse':
+            # the block's own horse rides on even blocks: a split of 5 images
+            # or more always holds a rider; other horses ride at random
+            companion = block_parity if qi < 2 else \
+                bool(rng.random() < RIDER_PROB)
+        elif room and cls == 'house':
+            companion = bool(rng.random() < LAMP_BY_HOUSE_PROB)
+        # the first two objects are always placed: after the last scale they
+        # get one more try that ignores the overlap limit
+        must = qi < 2
+        tries = PLACEMENT_SCALES + (PLACEMENT_SCALES[-1:] if must else ())
+        placed = None
+        for attempt, scale in enumerate(tries):
+            group = _make_group(rng, cls, scale, companion)
+            gw = max(dx + o['img'].shape[1] for o, dx, _ in group)
+            gh = max(dy + o['img'].shape[0] for o, _, dy in group)
+            if gw > w - 4 or gh > h - 4:
+                continue
+            arr = np.asarray(boxes, np.float64).reshape(-1, 4)
+            free = attempt == len(PLACEMENT_SCALES)
+            for _ in range(25):
+                gx = int(rng.integers(2, w - gw - 1))
+                gy = int(rng.integers(2, h - gh - 1))
+                mb = [
+                    np.array([
+                        gx + dx, gy + dy, gx + dx + o['img'].shape[1],
+                        gy + dy + o['img'].shape[0]
+                    ], np.float64) for o, dx, dy in group
+                ]
+                fits = free or all(
+                    (_overlap(b, arr) <= MAX_OVERLAP).all() for b in mb)
+                if fits:
+                    placed = (group, gx, gy)
+                    break
+            if placed:
+                break
+        if placed is None:
+            continue
+        group, gx, gy = placed
+        for o, dx, dy in group:
+            x1, y1 = gx + dx, gy + dy
+            oh, ow = o['mask'].shape
+            region = img[y1:y1 + oh, x1:x1 + ow]
+            region[o['mask']] = o['img'][o['mask']]
+            boxes.append([x1, y1, x1 + ow, y1 + oh])
+            labels.append(CLASSES.index(o['cls']))
+    bboxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    bboxes[:, 0::2] = bboxes[:, 0::2].clip(0, w)
+    bboxes[:, 1::2] = bboxes[:, 1::2].clip(0, h)
+    return img, bboxes, np.asarray(labels, np.int64)
