@@ -26,6 +26,7 @@ def tree(tmp_path):
     for folder in model_zoo.CONFIG_DIRS:
         shutil.copytree(Path(REPO_ROOT) / folder, tmp_path / folder)
     (tmp_path / 'README.md').write_text(README)
+    shutil.copy(Path(REPO_ROOT) / 'model-index.yml', tmp_path)
     return tmp_path
 
 
@@ -270,3 +271,18 @@ def test_publish_dir_publishes_the_first_seed(tree, tmp_path):
     assert weights in (tree / 'README.md').read_text()
     # the same checkpoint publishes to the same name: nothing changes
     assert model_zoo.update(tree, path, publish_dir=zoo) == []
+
+
+def test_model_index_lists_every_metafile(tree):
+    assert model_zoo.check(tree) == []
+    index = tree / 'model-index.yml'
+    data = yaml.safe_load(index.read_text())
+    dropped = data['Import'].pop()
+    data['Import'].append('configs/csod/nowhere/metafile.yml')
+    index.write_text(yaml.safe_dump(data))
+    problems = model_zoo.check(tree)
+    assert any(f'does not import {dropped}' in p for p in problems)
+    assert any('configs/csod/nowhere/metafile.yml, which does not exist' in p
+               for p in problems)
+    index.unlink()
+    assert any('model-index.yml: missing' in p for p in model_zoo.check(tree))

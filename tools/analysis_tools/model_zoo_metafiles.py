@@ -9,6 +9,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIRS = ('configs/csod', 'configs/wsod', 'configs/fast_rcnn')
+MODEL_INDEX = 'model-index.yml'
 
 COLLECTION_KEYS = ('Name', 'Metadata', 'Paper', 'README', 'Code')
 MODEL_KEYS = ('Name', 'In Collection', 'Config', 'Metadata', 'Results',
@@ -217,8 +218,39 @@ def _check_coverage(root, metas):
     return problems
 
 
+def _check_model_index(root, metas):
+    """mim's ``model-index.yml`` at the root imports exactly the
+    metafiles."""
+    index = Path(root) / MODEL_INDEX
+    if not index.is_file():
+        return [f'{index}: missing (mim\'s model index, an Import list of '
+                'every metafile.yml)']
+    try:
+        data = yaml.safe_load(index.read_text())
+    except yaml.YAMLError as err:
+        return [f'{index}: not YAML: {err}']
+    imports = data.get('Import') if isinstance(data, dict) else None
+    if not isinstance(imports, list):
+        return [f'{index}: no Import list']
+    listed = [str(p) for p in imports]
+    found = [p.relative_to(root).as_posix() for p in metas]
+    problems = [
+        f'{index}: imports {p}, which does not exist' for p in listed
+        if not (Path(root) / p).is_file()
+    ]
+    problems += [
+        f'{index}: does not import {p}' for p in found if p not in listed
+    ]
+    problems += [
+        f'{index}: imports {p} twice' for p in sorted(set(listed))
+        if listed.count(p) > 1
+    ]
+    return problems
+
+
 def check(root=ROOT):
-    """Return the list of problems of the metafiles under ``root``."""
+    """Return the list of problems of the metafiles under ``root`` and of
+    the model index."""
     root = Path(root)
     try:
         metas = load_all(root)
@@ -226,4 +258,5 @@ def check(root=ROOT):
         return [str(err)]
     if not metas:
         return [f'{root}: no metafile.yml under {", ".join(CONFIG_DIRS)}']
-    return _check_structure(root, metas) + _check_coverage(root, metas)
+    return (_check_structure(root, metas) + _check_coverage(root, metas) +
+            _check_model_index(root, metas))
