@@ -1,13 +1,19 @@
 """Evaluate a checkpoint on a config's test set (MMDetection's interface).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--tta] [--allow-partial]
+        [--show-dir DIR] [--tta] [--allow-partial] [--no-eval]
         [--cfg-options KEY=VALUE ...]
 
 A CHECKPOINT that does not fit the config's model (missing or unexpected
 keys, other shapes), a truncated file, one that is no checkpoint, or one the
 safe loader refuses is an error naming the file (CheckpointFitHook,
 mmdet_csod.utils.checkpoint); --allow-partial loads what fits.
+
+A test set without ground truth (new images listed in a COCO json without
+annotations; proposals are computed on the fly when there is no
+proposal_file) is not evaluated: the run says so and only writes --out and
+--show-dir, instead of printing a NaN mAP. --no-eval skips the evaluation of
+any test set.
 """
 import argparse
 import os.path as osp
@@ -16,6 +22,10 @@ import sys
 from _bootstrap import (build_runner, load_config, set_local_rank,
                         setup_cpu_distributed)
 from mmengine.config import ConfigDict, DictAction
+
+
+class NothingToDoError(ValueError):
+    """No metric to compute and no prediction to keep."""
 
 
 def parse_args(argv=None):
@@ -48,6 +58,10 @@ def parse_args(argv=None):
         action='store_true',
         help='load the checkpoint even if it does not fit the model (the '
         'keys that fit; the rest stays as initialised)')
+    parser.add_argument(
+        '--no-eval',
+        action='store_true',
+        help='predictions only (--out, --show-dir): no metric is computed')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -86,10 +100,18 @@ def main(argv=None):
                                'config')
         cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise ValueError('--out must end with .pkl or .pickle')
     runner = build_runner(cfg)
+    if args.no_eval or not has_ground_truth(runner.test_loop.dataloader):
+        if not args.no_eval:
+            print('no ground truth in the test set: not evaluated '
+                  '(predictions only)', flush=True)
+        if args.out is None and not (args.show or args.show_dir):
+            raise NothingToDoError('nothing to do without evaluation: give '
+                                   '--out and/or --show-dir')
+        runner.test_evaluator.metrics.clear()
     if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError('--out must end with .pkl or .pickle')
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
@@ -111,6 +133,24 @@ def main(argv=None):
     return metrics
 
 
+def has_ground_truth(dataloader) -> bool:
+    """Whether any image of the test set has a ground-truth box that is
+    not ignored. Read from the data infos (no image is loaded); True for a
+    dataset that does not keep mmengine's data infos (a wrapper), which is
+    then evaluated as before."""
+    from mmengine.dataset import BaseDataset
+    dataset = dataloader.dataset
+    if not isinstance(dataset, BaseDataset):
+        return True
+    for i in range(len(dataset)):
+        # BaseDataset's: the info alone, without the sample's proposals
+        info = BaseDataset.get_data_info(dataset, i)
+        if any(not inst.get('ignore_flag', 0)
+               for inst in info.get('instances', ())):
+            return True
+    return False
+
+
 def cli(argv=None):
     """``main``, with the project's input errors as one message and exit
     status 1 instead of a traceback."""
@@ -118,8 +158,8 @@ def cli(argv=None):
     from mmdet_csod.utils import CheckpointError
     try:
         return main(argv)
-    except (CheckpointError, ClassSplitMismatchError,
-            FileNotFoundError) as exc:
+    except (CheckpointError, ClassSplitMismatchError, FileNotFoundError,
+            NothingToDoError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         raise SystemExit(1)
 

@@ -17,9 +17,5 @@ model = dict(
         min_score_ratio=0.5,
         detector=dict(
             norm_cfg=dict(type='GN', num_groups=8),
-            test_cfg=dict(
-                nms_pre=1000,
-                min_bbox_size=0,
-                score_thr=0.05,
-                nms=dict(type='nms', iou_threshold=0.5),
-                max_per_img=3))))
+            # merged over HeatmapFCOS's default predict config
+            test_cfg=dict(max_per_img=3))))

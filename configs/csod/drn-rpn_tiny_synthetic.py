@@ -48,3 +48,23 @@ model = dict(
             max_per_img=500,
             nms=dict(type='nms', iou_threshold=0.7),
             min_bbox_size=0)))
+
+
+def _without_proposals(step):
+    """``step`` of a test pipeline that computes no proposals: an image
+    without any gets an empty set (the RPN makes its own); a dataset's are
+    still loaded, and ignored, as before. (A function: mmengine keeps it out
+    of the config.)"""
+    if isinstance(step, list):
+        return [_without_proposals(s) for s in step]
+    if step['type'] == 'LoadOrComputeProposals':
+        return dict(step, proposal_cfg=None)
+    if 'transforms' in step:
+        return dict(step, transforms=_without_proposals(step['transforms']))
+    return step
+
+
+test_pipeline = _without_proposals(_base_.test_pipeline)
+tta_pipeline = _without_proposals(_base_.tta_pipeline)
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -7,7 +7,7 @@ import json
 import logging
 import os.path as osp
 from collections import Counter
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import numpy as np
 from mmdet.datasets import CocoDataset
@@ -17,9 +17,33 @@ from mmengine.logging import print_log
 
 from ..structures import complete_class_split
 from .dataset_proposals import SCAN_MAX_BOXES, AttachedProposals
+from .image_level_labels import (check_image_level_labels,
+                                 check_unlabeled_mode, image_level_labels)
 from .proposals import ProposalStats
+from .transforms.checked_loading import BadImageError, BadImageSkips
 
 SUPERVISION_MODES = ('cross', 'weak', 'full')
+_NAMED_SKIPS = 5  # skipped annotations named in the log, per reason
+
+
+def annotation_box_problem(bbox, height: int, width: int) -> Optional[str]:
+    """Why a COCO ``[x, y, w, h]`` box of an image of ``height`` x
+    ``width`` cannot be used, or None: the reasons the dataset skips
+    annotations for (``tools/misc/check_data.py`` reports the same)."""
+    if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool)
+            for v in bbox):
+        return 'non-numeric box'
+    x1, y1, w, h = bbox
+    if not np.isfinite([x1, y1, w, h]).all():
+        return 'non-finite box (NaN or inf)'
+    if w < 1 or h < 1:
+        return 'degenerate box (w or h < 1)'
+    inter_w = max(0, min(x1 + w, width) - max(x1, 0))
+    inter_h = max(0, min(y1 + h, height) - max(y1, 0))
+    if inter_w * inter_h == 0:
+        return 'box outside its image'
+    return None
 
 
 @DATASETS.register_module()
@@ -45,16 +69,25 @@ class CSODCocoDataset(CocoDataset):
 
     Every data info holds ``image_labels``: float32 multi-hot [num_classes] in
     ``metainfo['classes']`` order, computed from all annotations before the
-    split is applied. With ``proposal_file`` every data info also holds
-    ``proposals``: dict(bboxes [K, 4] float32 xyxy, scores [K] float32),
-    read from the file when the info is (the stored info holds
-    only its rows, see :mod:`mmdet_csod.datasets.dataset_proposals`).
+    split is applied, united with the image entry's ``image_labels`` (ids
+    known present); with ``unlabeled='ignore'`` also ``image_label_weights``
+    (float32 [num_classes], 0 for a class neither present nor in the image's
+    ``negative_labels``), see :mod:`mmdet_csod.datasets.image_level_labels`.
+
+    With ``proposal_file`` every data info also holds ``proposals``:
+    dict(bboxes [K, 4] float32 xyxy, scores [K] float32), read from the
+    file when the info is (the stored info holds only its rows, see
+    :mod:`mmdet_csod.datasets.dataset_proposals`).
 
     Bad input is an error that names the file and the image (corrupt json,
     an unknown category id, a missing image file, an image without a proposal
     entry); boxes that cannot be used (degenerate or outside the image) and
     training images with nothing to learn from are skipped, counted in
-    ``load_report`` and logged.
+    ``load_report`` and logged (each skipped annotation's reason with the
+    first image and annotation ids). A training image the pipeline's
+    ``LoadImageFromFileChecked`` cannot use (unreadable, not decodable,
+    truncated, or of another size than the json's) is skipped when drawn,
+    named in the log, and counted up to ``max_bad_images``.
 
     Args:
         supervision (str): 'cross', 'weak' or 'full'. Defaults to 'cross'.
@@ -72,6 +105,16 @@ class CSODCocoDataset(CocoDataset):
             this many boxes is cleaned whole at load (counted report, training
             images without a usable proposal left out); a bigger one only per
             sample. None: always. Defaults to 50M (about 1 GB of boxes).
+        max_bad_images (int | float, optional): Bad training images one
+            process (the main process, each data loader worker) may skip
+            before the run stops with their list: an int >= 0, or a float
+            in (0, 1), a share of the dataset's images (rounded up); None:
+            no limit. Every image bad stops the run whatever the limit.
+            Defaults to 0.01 (see
+            ``BadImageSkips`` in ./transforms/checked_loading.py).
+        unlabeled (str): A class neither present nor in ``negative_labels``
+            is absent ('negative', the default) or unknown ('ignore'); an
+            image's ``"unlabeled"`` field overrides it.
     """
 
     def __init__(self,
@@ -82,6 +125,8 @@ class CSODCocoDataset(CocoDataset):
                  image_labels_from_ignored: bool = False,
                  check_image_files: bool = True,
                  proposal_scan_max_boxes: Optional[int] = SCAN_MAX_BOXES,
+                 unlabeled: str = 'negative',
+                 max_bad_images: Union[int, float, None] = 0.01,
                  **kwargs) -> None:
         if supervision not in SUPERVISION_MODES:
             raise ValueError(
@@ -93,7 +138,9 @@ class CSODCocoDataset(CocoDataset):
         self.image_labels_from_ignored = image_labels_from_ignored
         self.check_image_files = check_image_files
         self.proposal_scan_max_boxes = proposal_scan_max_boxes
+        self.unlabeled = check_unlabeled_mode(unlabeled, 'CSODCocoDataset')
         self._proposals: Optional[AttachedProposals] = None
+        self._bad_images = BadImageSkips(max_bad_images)
         super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ meta
@@ -117,6 +164,7 @@ class CSODCocoDataset(CocoDataset):
     def load_data_list(self) -> List[dict]:
         """Read the COCO json once, validate it, and parse every image."""
         data = self._read_annotation_file()
+        check_image_level_labels(data, self.ann_file)
         coco = self.COCOAPI()
         coco.dataset = data
         coco.createIndex()
@@ -134,6 +182,7 @@ class CSODCocoDataset(CocoDataset):
         self._skips = Counter()
         self.load_report = dict(
             skipped_annotations=self._skips,
+            skipped_annotation_ids={},  # reason -> first (image, ann) ids
             skipped_images=Counter(),
             proposals=ProposalStats())
         data_list = []
@@ -147,11 +196,25 @@ class CSODCocoDataset(CocoDataset):
                     dict(raw_ann_info=raw_ann_info,
                          raw_img_info=raw_img_info)))
         for reason, n in sorted(self._skips.items()):
+            first = ', '.join(
+                f'image {i} ({name}) annotation {a}' for i, name, a in
+                self.load_report['skipped_annotation_ids'][reason])
             print_log(
-                f'{self.ann_file}: skipped {n} annotation(s): {reason}',
+                f'{self.ann_file}: skipped {n} annotation(s): {reason}; '
+                f'first: {first}',
                 logger='current',
                 level=logging.WARNING)
         return data_list
+
+    def _skip_annotation(self, reason: str, img_info: dict,
+                         ann: dict) -> None:
+        """Count a skipped annotation; keep the first ids per reason."""
+        self._skips[reason] += 1
+        ids = self.load_report['skipped_annotation_ids'].setdefault(
+            reason, [])
+        if len(ids) < _NAMED_SKIPS:
+            ids.append((img_info['img_id'], img_info['file_name'],
+                        ann.get('id')))
 
     def _read_annotation_file(self) -> dict:
         """Load and check the json; errors name the file, image and field."""
@@ -219,8 +282,8 @@ class CSODCocoDataset(CocoDataset):
 
         Returns:
             dict: img_path, img_id, height, width, instances (list of dict(
-            bbox [4] xyxy, bbox_label, ignore_flag)) and image_labels
-            (float32 [num_classes]).
+            bbox [4] xyxy, bbox_label, ignore_flag)), image_labels
+            (float32 [num_classes]) and with 'ignore' image_label_weights.
         """
         img_info = raw_data_info['raw_img_info']
         img_path = osp.join(self.data_prefix['img'], img_info['file_name'])
@@ -230,22 +293,19 @@ class CSODCocoDataset(CocoDataset):
         instances = []
         for ann in raw_data_info['raw_ann_info']:
             if ann['category_id'] not in self.cat2label:
-                self._skips['category not in the configured classes'] += 1
+                self._skip_annotation('category not in the configured '
+                                      'classes', img_info, ann)
                 continue
             label = self.cat2label[ann['category_id']]
             ignored = bool(
                 ann.get('iscrowd', False) or ann.get('ignore', False))
             if not ignored or self.image_labels_from_ignored:
                 image_labels[label] = 1
+            problem = annotation_box_problem(ann['bbox'], height, width)
+            if problem is not None:
+                self._skip_annotation(problem, img_info, ann)
+                continue
             x1, y1, w, h = ann['bbox']
-            if not np.isfinite([x1, y1, w, h]).all() or w < 1 or h < 1:
-                self._skips['degenerate box (w or h < 1)'] += 1
-                continue
-            inter_w = max(0, min(x1 + w, width) - max(x1, 0))
-            inter_h = max(0, min(y1 + h, height) - max(y1, 0))
-            if inter_w * inter_h == 0:
-                self._skips['box outside its image'] += 1
-                continue
             if label not in self._kept_labels:
                 continue  # the split: this class is image-level only here
             instances.append(
@@ -260,7 +320,8 @@ class CSODCocoDataset(CocoDataset):
             height=height,
             width=width,
             instances=instances,
-            image_labels=image_labels)
+            **image_level_labels(img_info, image_labels, self.cat2label,
+                                 self.unlabeled))
 
     def load_proposals(self) -> None:
         """Give every data info the rows of its proposals in the file.
@@ -293,19 +354,31 @@ class CSODCocoDataset(CocoDataset):
 
     def prepare_data(self, idx: int):
         """The pipeline's output; None (refetch) for a training image whose
-        proposals all went in cleaning (files not scanned at load only)."""
+        proposals all went in cleaning (files not scanned at load only), or
+        that the pipeline found bad (:class:`BadImageError`: counted, named
+        once, limited by ``max_bad_images``). In test mode a bad image is
+        an error."""
+        if not self.test_mode and self._bad_images.known(idx):
+            return None
         info = self.get_data_info(idx)
         if not self.test_mode and 'proposals' in info and \
                 self._proposals.skip_empty(info):
             return None
-        return self.pipeline(info)
+        if self.test_mode:
+            return self.pipeline(info)
+        try:
+            return self.pipeline(info)
+        except BadImageError as e:
+            self._bad_images.skip(idx, info, e, len(self), self.ann_file)
+            return None
 
     # ------------------------------------------------------------ filtering
     def filter_data(self) -> List[dict]:
         """Check image files; in training, skip images with nothing to learn.
 
         A training image is skipped (counted and logged) when it has neither
-        an image-level label nor a box, when ``filter_cfg.min_size`` says it is
+        an image-level label nor a box nor (with unknown classes) a verified
+        absent class, when ``filter_cfg.min_size`` says it is
         too small, or when none of its proposals survived cleaning.
         """
         if self.check_image_files:
@@ -319,7 +392,8 @@ class CSODCocoDataset(CocoDataset):
         unusable = self._proposals.unusable if self._proposals else ()
         for pos, info in enumerate(self.data_list):
             if filter_empty and not info['image_labels'].any() \
-                    and not info['instances']:
+                    and not info['instances'] \
+                    and not np.any(info.get('image_label_weights', 0)):
                 skips['no annotation'] += 1
             elif min(info['width'], info['height']) < min_size:
                 skips[f'smaller than min_size={min_size}'] += 1

@@ -5,6 +5,9 @@ project can use these without an upward import.
 """
 from .bbox_nms import nms_instances
 from .class_split import complete_class_split
-from .image_labels import image_labels_of
+from .image_labels import image_label_weights_of, image_labels_of
 
-__all__ = ['complete_class_split', 'image_labels_of', 'nms_instances']
+__all__ = [
+    'complete_class_split', 'image_label_weights_of', 'image_labels_of',
+    'nms_instances'
+]

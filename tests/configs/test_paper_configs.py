@@ -337,10 +337,15 @@ def test_rcnn_settings_are_written_once():
 
 
 def _without_scales(step):
-    """A pipeline step with its scales taken out (TTA: one resize view)."""
+    """A pipeline step with its scales taken out (TTA: one resize view), and
+    the proposal settings (each dataset's own, checked apart)."""
     if isinstance(step, list):
         return [_without_scales(s) for s in step]
-    step = {k: v for k, v in step.items() if k not in ('scale', 'scales')}
+    step = {
+        k: v
+        for k, v in step.items()
+        if k not in ('scale', 'scales', 'proposal_cfg')
+    }
     if step['type'] == 'TestTimeAug':
         views = step['transforms']
         step['transforms'] = [views[0][:1], *views[1:]]
@@ -369,6 +374,9 @@ def test_the_pipelines_are_the_wsod_ones_at_other_scales():
         assert cfg['test_dataloader']['dataset']['pipeline'] == cfg[
             'test_pipeline']
         assert cfg['tta_model'] == wsod['tta_model']
+        for key in ('test_pipeline', 'tta_pipeline'):
+            assert cfg[key][1]['type'] == 'LoadOrComputeProposals'
+            assert cfg[key][1]['proposal_cfg'] == cfg['proposal_cfg']
         tta = cfg['tta_pipeline'][-1]['transforms'][0]
         assert [v['transforms'][0]['scale'] for v in tta] == cfg['tta_scales']
         assert cfg['tta_resizes'] == tta

@@ -63,12 +63,26 @@ def test_metainfo_errors(tiny_coco, meta, match):
         _fill(tiny_coco).dataset(metainfo=meta)
 
 
-def test_cross_training_set_has_no_novel_box(tiny_coco):
-    ds = _fill(tiny_coco).dataset()
+@pytest.mark.parametrize('tags', [False, True])
+def test_cross_training_set_has_no_novel_box(tiny_coco, tags):
+    _fill(tiny_coco)
+    if tags:  # the same images also tagged (ids 12 horse, 13 person)
+        tiny_coco.images[0].update(image_labels=[12, 13],
+                                   negative_labels=[11])
+        tiny_coco.images[1].update(image_labels=[13], unlabeled='ignore')
+        tiny_coco.images[2].update(image_labels=[13])
+        tiny_coco.images[3].update(image_labels=[12])  # d: tags only
+        tiny_coco.write()
+    ds = tiny_coco.dataset(unlabeled='ignore' if tags else 'negative')
     infos = _by_name(ds)
-    # the image without annotations is skipped, counted
-    assert set(infos) == {'a.jpg', 'b.jpg', 'c.jpg'}
-    assert ds.load_report['skipped_images']['no annotation'] == 1
+    if tags:
+        assert set(infos) == {'a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'}
+        assert infos['d.jpg']['image_labels'].tolist() == [0, 0, 1, 0]
+        assert infos['c.jpg']['image_labels'].tolist() == [0, 1, 0, 1]
+    else:
+        # the image without annotations is skipped, counted
+        assert set(infos) == {'a.jpg', 'b.jpg', 'c.jpg'}
+        assert ds.load_report['skipped_images']['no annotation'] == 1
     for info in infos.values():
         for inst in info['instances']:
             assert CLASSES[inst['bbox_label']] in BASE
@@ -77,7 +91,22 @@ def test_cross_training_set_has_no_novel_box(tiny_coco):
         assert set(info) == {
             'img_path', 'img_id', 'seg_map_path', 'height', 'width',
             'instances', 'image_labels', 'proposals', 'sample_idx'
-        }
+        } | ({'image_label_weights'} if tags else set())
+    # nor in a packed sample's gt_instances or ignored_instances
+    ds = tiny_coco.dataset(
+        unlabeled='ignore' if tags else 'negative',
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadProposals', num_max_proposals=None),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='PackCSODInputs', require_proposals=True)
+        ])
+    novel = [CLASSES.index(c) for c in NOVEL]
+    for i in range(len(ds)):
+        sample = ds[i]['data_samples']
+        for field in ('gt_instances', 'ignored_instances'):
+            labels = sample.get(field).labels.tolist()
+            assert not set(labels) & set(novel), (field, labels)
     assert [i['bbox'] for i in infos['a.jpg']['instances']] == [[2, 3, 22, 13]]
     assert infos['b.jpg']['instances'] == []  # kept for its image label
     # base difficult box stays as an ignored instance, novel one is gone

@@ -36,7 +36,7 @@ def test_ours_plus_is_ours_with_two_scm_switches():
     assert ours.scm.get('max_per_query', 1) == 1
     assert plus.scm.detector.norm_cfg == dict(type='GN', num_groups=8)
     assert plus.scm.max_per_query == 3
-    assert plus.scm.detector.test_cfg.max_per_img == 3
+    assert plus.scm.detector.test_cfg == dict(max_per_img=3)
     # nothing else differs
     plus.scm.pop('max_per_query')
     plus.scm.pop('min_score_ratio')
@@ -46,3 +46,11 @@ def test_ours_plus_is_ours_with_two_scm_switches():
     plus.scm.detector.pop('test_cfg')
     ours.scm.detector.pop('test_cfg', None)
     assert plus.to_dict() == ours.to_dict()
+
+
+def test_partial_test_cfg_is_merged_over_the_default():
+    det = HeatmapFCOS(in_channels=2, test_cfg=dict(max_per_img=3))
+    assert det.test_cfg.max_per_img == 3
+    assert det.test_cfg.score_thr == 0.05
+    assert det.test_cfg.nms == dict(type='nms', iou_threshold=0.5)
+    assert HeatmapFCOS(in_channels=2).test_cfg.max_per_img == 1

@@ -135,3 +135,34 @@ def test_meta_is_reduced_to_plain_data():
     ]
     with pytest.raises(KeyError, match='x.pth: no state_dict'):
         strip_checkpoint({'meta': {}}, 'x.pth')
+
+
+def test_meta_carries_what_inference_needs(published):
+    """Class split, config text and proposal settings: what tools/infer.py
+    and DetInferencer need on a machine without the dataset."""
+    meta = torch.load(published, weights_only=True)['meta']
+    cfg = Config.fromfile(osp.join(REPO_ROOT, CONFIG))
+    assert meta['proposal_cfg'] == dict(cfg.proposal_cfg)
+    assert meta['proposal_cfg']['max_side'] == 192
+    assert meta['dataset_meta']['base_classes'] == tuple(
+        cfg.metainfo['base_classes'])
+    assert 'LoadOrComputeProposals' in meta['cfg']
+
+
+def test_config_option_completes_a_bare_checkpoint(tmp_path):
+    bare = str(tmp_path / 'bare.pth')
+    torch.save({'state_dict': {'w': torch.ones(2)}}, bare)
+    proc = _run([TOOL, bare, str(tmp_path / 'without')])
+    assert 'lacks class names (dataset_meta.classes), config text (cfg), ' \
+        'proposal settings (proposal_cfg)' in proc.stderr
+    assert torch.load(proc.stdout.strip(), weights_only=True)['meta'] == {}
+    rpn = 'configs/csod/drn-rpn_tiny_synthetic.py'
+    proc = _run([TOOL, bare, str(tmp_path / 'with'), '--config', rpn])
+    assert 'lacks' not in proc.stderr
+    path = proc.stdout.strip().splitlines()[-1]  # after the config's log
+    meta = torch.load(path, weights_only=True)['meta']
+    assert meta['proposal_cfg'] is None  # the RPN computes none
+    assert meta['dataset_meta']['novel_classes'] == ('person', 'horse',
+                                                     'lamp', 'fish', 'tree')
+    assert Config.fromstring(meta['cfg'], '.py').model.rpn_head.type == \
+        'RPNHead'

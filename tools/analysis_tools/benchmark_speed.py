@@ -4,6 +4,7 @@
         [--drn configs/csod/drn_tiny_synthetic.py]
         [--frcnn configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py]
         [--iters 20] [--warmup 3] [--device cpu|cuda] [--out FILE.json]
+        [--proposal-images 8] [--proposals-only]
 
 Both detectors use the same backbone and the same proposals on the same
 batches; their steps are interleaved, so that load on the machine affects
@@ -11,6 +12,15 @@ both alike, and the figures are reported as ratios (targets: inference
 <= 1.05x, training step <= 1.3x, SCM <= 10 % of a DRN step). Peak memory:
 CUDA's max allocated when on a GPU, else each model's peak resident memory
 measured in a child process of its own.
+
+Also the DRN's inference per image from the image file (test pipeline and
+forward pass, batch 1) with the dataset's precomputed proposals against
+proposals computed on the fly by the test pipeline (LoadOrComputeProposals
+with the config's proposal_cfg, as for a new image), on the first
+``--proposal-images`` val images, interleaved, as a ratio; it also counts the
+images whose computed proposals equal the precomputed ones (the generated
+data: all, when proposal_cfg is the one the data was made with).
+``--proposals-only`` runs only that comparison.
 """
 import argparse
 import json
@@ -41,6 +51,13 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', default='work_dirs/benchmarks/speed.json')
+    parser.add_argument(
+        '--proposal-images', type=int, default=8,
+        help='val images timed with proposals precomputed and computed on '
+        'the fly (0: not timed)')
+    parser.add_argument(
+        '--proposals-only', action='store_true',
+        help='only the precomputed / on-the-fly proposal comparison')
     parser.add_argument('--memory-of', choices=['drn', 'frcnn'],
                         help=argparse.SUPPRESS)  # child process mode
     return parser.parse_args(argv)
@@ -124,6 +141,15 @@ def main(argv=None):
                               step_rss_mb=max(0.0, peak - before))))
         return
 
+    if args.proposals_only:
+        if args.proposal_images < 1:
+            raise SystemExit('--proposals-only needs --proposal-images >= 1')
+        res = dict(device=args.device,
+                   proposals_on_the_fly=time_proposals(
+                       args.drn, args.data_root, args.device,
+                       args.proposal_images, args.drn_checkpoint, sync))
+        return _report(res, args.out)
+
     models = {}
     for name, config, ckpt in (('frcnn', args.frcnn, args.frcnn_checkpoint),
                                ('drn', args.drn, args.drn_checkpoint)):
@@ -182,12 +208,82 @@ def main(argv=None):
                  str(args.batch_size)],
                 capture_output=True, text=True, check=True).stdout
             res['peak_rss_mb'][name] = json.loads(out.splitlines()[-1])
+    if args.proposal_images > 0:
+        del models
+        res['proposals_on_the_fly'] = time_proposals(
+            args.drn, args.data_root, args.device, args.proposal_images,
+            args.drn_checkpoint, sync)
+    return _report(res, args.out)
+
+
+def _report(res, out):
     print_table(res)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    with open(out, 'w') as f:
         json.dump(res, f, indent=2)
-    print(f'written {args.out}')
+    print(f'written {out}')
     return res
+
+
+def time_proposals(config, data_root, device, num_images, checkpoint=None,
+                   sync=lambda: None, warmup=1):
+    """Seconds per image of test pipeline + forward pass (batch 1) with the
+    dataset's precomputed proposals and with proposals computed on the fly
+    (the sample's ``proposals`` removed, so LoadOrComputeProposals computes
+    them), the two interleaved per image; their ratio; and how many images'
+    computed proposals equal the precomputed ones (after the pipeline)."""
+    import copy
+
+    import torch
+    from mmdet.registry import DATASETS, MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.runner import set_random_seed
+
+    import mmdet_csod  # noqa: F401
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(config)
+    cfg.val_dataloader.dataset.data_root = data_root
+    set_random_seed(0)
+    model = MODELS.build(cfg.model).to(device)
+    model.init_weights()
+    if checkpoint:
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, checkpoint, map_location=device)
+    model.eval()
+    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    num_images = min(num_images, len(dataset))
+    seconds = dict(precomputed=0.0, on_the_fly=0.0)
+    same = 0
+    for it in range(warmup + num_images):
+        info = dataset.get_data_info(it % num_images)
+        if info.get('proposals') is None:
+            raise ValueError(f'{config}: the val set has no proposal_file '
+                             'to compare the computed proposals with')
+        boxes = {}
+        for mode in seconds:
+            sample = copy.deepcopy(info)
+            if mode == 'on_the_fly':
+                del sample['proposals']
+            sync()
+            start = time.perf_counter()
+            data = dataset.pipeline(sample)
+            with torch.no_grad():
+                model.test_step(pseudo_collate([data]))
+            sync()
+            if it >= warmup:
+                seconds[mode] += time.perf_counter() - start
+            boxes[mode] = data['data_samples'].proposals.bboxes
+        if it >= warmup:
+            same += int(torch.equal(boxes['precomputed'], boxes['on_the_fly']))
+    out = {f'{k}_s_per_img': v / num_images for k, v in seconds.items()}
+    out.update(
+        config=config,
+        images=num_images,
+        ratio=seconds['on_the_fly'] / seconds['precomputed'],
+        same_proposals=same)
+    return out
 
 
 def train_step(model, optim, batch):
@@ -200,6 +296,19 @@ def train_step(model, optim, batch):
 
 
 def print_table(res):
+    if 'train_step_s' in res:
+        _print_steps(res)
+    otf = res.get('proposals_on_the_fly')
+    if otf:
+        print(f'inference / image from the file ({otf["images"]} val images, '
+              f'{osp.basename(otf["config"])}): precomputed proposals '
+              f'{otf["precomputed_s_per_img"] * 1e3:.1f} ms, computed on the '
+              f'fly {otf["on_the_fly_s_per_img"] * 1e3:.1f} ms = '
+              f'{otf["ratio"]:.2f}x; computed = precomputed on '
+              f'{otf["same_proposals"]}/{otf["images"]} images')
+
+
+def _print_steps(res):
     tr, te = res['train_step_s'], res['inference_s_per_img']
     print(f'device {res["device"]}, batch {res["batch_size"]}, '
           f'{res["iters"]} iterations each')

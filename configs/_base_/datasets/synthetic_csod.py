@@ -18,6 +18,19 @@ metainfo = dict(
 # RoIs to pool and score on CPU.
 max_proposals = 150
 
+# How the proposals were made (mmdet_csod/synthetic/dataset.py: SS_MODE,
+# DEFAULT_SS_MAX_SIDE, SS_SEED; recorded in each json's info as ss_mode,
+# ss_max_side, ss_seed), for the test pipelines to compute the same boxes for
+# an image that has none: OpenCV's fast Selective Search on a copy at most 192
+# pixels long (make_synthetic.py --ss-max-side), the first max_proposals.
+proposal_cfg = dict(
+    type='SelectiveSearch',
+    mode='fast',
+    max_side=192,
+    min_size=2,
+    seed=0,
+    max_boxes=max_proposals)
+
 # The WSOD pipelines of ./wsod_pipelines.py (multi-scale training with
 # flips, proposals resized and flipped with the image) at the generated
 # images' scales: shorter side at random of 224-320 (longer side <= 480),
@@ -30,8 +43,10 @@ tta_scales = train_scales
 
 def _rescaled(step, scale=test_scale):
     """``step`` of a pipeline of wsod_pipelines.py with the scales above;
-    every other setting is the shared one. (A function: mmengine keeps it
-    out of the config.)"""
+    every other setting is the shared one, except proposal_cfg, this data's.
+    (A function: mmengine keeps it out of the config.)"""
+    if step['type'] == 'LoadOrComputeProposals':
+        return dict(step, proposal_cfg=proposal_cfg)
     if step['type'] == 'RandomChoiceResize':
         return dict(step, scales=train_scales)
     if step['type'] == 'Resize':

@@ -13,7 +13,11 @@ class PackCSODInputs(PackDetInputs):
 
     The packed ``data_samples`` (a :obj:`DetDataSample`) gains
     ``image_labels``: float32 Tensor [num_classes], multi-hot over
-    ``metainfo['classes']``. ``proposals`` (InstanceData with bboxes [K, 4]
+    ``metainfo['classes']``, and, when the data info has them (a class of
+    the image may be unknown, see ``CSODCocoDataset(unlabeled=...)``),
+    ``image_label_weights``: float32 Tensor [num_classes], 0 for an unknown
+    class (:func:`mmdet_csod.structures.image_label_weights_of` reads them
+    for a batch). ``proposals`` (InstanceData with bboxes [K, 4]
     and scores [K]) are packed as mmdet does, whether the resize/flip
     wrappers left them as an array or as boxes.
 
@@ -52,6 +56,17 @@ class PackCSODInputs(PackDetInputs):
         elif self.require_image_labels:
             raise KeyError(f'{where}: sample has no image_labels; build the '
                            'dataset with CSODCocoDataset')
+        if 'image_label_weights' in results:
+            weights = torch.as_tensor(
+                np.asarray(results['image_label_weights']),
+                dtype=torch.float32)
+            labels = packed['data_samples'].get('image_labels')
+            if labels is None or weights.shape != labels.shape:
+                raise ValueError(
+                    f'{where}: image_label_weights {tuple(weights.shape)} '
+                    'do not match image_labels '
+                    f'{None if labels is None else tuple(labels.shape)}')
+            packed['data_samples'].image_label_weights = weights
         if isinstance(packed['data_samples'].get('proposals'), InstanceData):
             props = packed['data_samples'].proposals
             props.bboxes = props.bboxes.float()

@@ -21,9 +21,20 @@ class SplitCocoMetric(CocoMetric):
     ``bbox_base_<stat>`` and ``bbox_novel_<stat>``: COCOeval restricted to
     the categories of ``dataset_meta['base_classes']`` and
     ``['novel_classes']`` (same images, IoU thresholds and max detections).
+
+    When none of the images has a ground-truth annotation (new images given
+    to ``tools/test.py --out``), it logs ``no ground truth: not evaluated``
+    and returns nothing (COCOeval would report -1 everywhere);
+    ``format_only`` still writes the results.
     """
 
     def compute_metrics(self, results: list) -> dict:
+        if not self.format_only and results and \
+                not self._has_ground_truth(results):
+            MMLogger.get_current_instance().warning(
+                f'{type(self).__name__}: no ground truth: not evaluated (none '
+                f'of the {len(results)} image(s) has an annotation)')
+            return OrderedDict()
         eval_results = OrderedDict(super().compute_metrics(results))
         if self.format_only or 'bbox' not in self.metrics:
             return eval_results
@@ -58,3 +69,11 @@ class SplitCocoMetric(CocoMetric):
                 eval_results[f'bbox_{name}_{stat}'] = float(
                     f'{coco_eval.stats[i]:.3f}')
         return eval_results
+
+    def _has_ground_truth(self, results: list) -> bool:
+        """Whether any image of ``results`` has an annotation: in the
+        ``ann_file`` when there is one, else in the samples' instances."""
+        if self._coco_api is None:
+            return any(gt.get('anns') for gt, _ in results)
+        img_ids = [pred['img_id'] for _, pred in results]
+        return len(self._coco_api.get_ann_ids(img_ids=img_ids)) > 0

@@ -17,6 +17,11 @@ class SplitVOCMetric(VOCMetric):
     ``dataset_meta['base_classes']`` and ``['novel_classes']`` (the mean, over
     IoU thresholds, of the mean AP of that split's classes that have ground
     truth), and ``AP50_<class>`` per class. Other metrics are VOCMetric's.
+
+    Images without any ground-truth box (a folder of new images given to
+    ``tools/test.py --out``) leave AP undefined: when no image has one, the
+    metric logs ``no ground truth: not evaluated`` and returns nothing
+    instead of a NaN mAP.
     """
 
     def compute_metrics(self, results: list) -> dict:
@@ -34,6 +39,11 @@ class SplitVOCMetric(VOCMetric):
                 for c in self.dataset_meta.get('novel_classes', ())
             ])
         gts, preds = zip(*results)
+        if not any(len(gt['labels']) for gt in gts):
+            logger.warning(
+                f'{type(self).__name__}: no ground truth: not evaluated (none '
+                f'of the {len(gts)} image(s) has a ground-truth box)')
+            return OrderedDict()
         out = OrderedDict()
         per_split = {name: [] for name in ('all', *splits)}
         for iou_thr in self.iou_thrs:

@@ -6,7 +6,9 @@ from mmdet.registry import MODELS, TASK_UTILS
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from ..losses.mil_losses import known_class_probs
 from ..task_modules import BaseRefineTargets
+from ..task_modules.refine_targets import image_indices
 
 
 def softmax_per_image(logits: Tensor, num_per_img: Sequence[int]) -> Tensor:
@@ -41,6 +43,16 @@ class MILBBoxHead(BaseModule):
       cluster loss, Tang et al. 2018).
     - Proposal scores at inference: the mean of the refinement branches'
       foreground probabilities (OICR / PCL), or ``x_R`` when K = 0 (WSDDN).
+    - Unknown classes (``image_label_weights`` of :meth:`loss`, 0 for a
+      class unknown in an image): in that image the class's column is
+      removed, as in a head without the class. ``softmax_c(x_c)`` is taken
+      over the known classes only (the class softmax would otherwise push
+      an unknown class down for every present one), so ``phi`` of the
+      unknown class is 0, its MIL term has weight 0, and neither stream's
+      logit of that class gets a gradient from the image; the refinement
+      branches take their targets from these scores and their losses
+      softmax over the known classes (see
+      :mod:`mmdet_csod.models.task_modules.refine_targets`).
 
     Args:
         in_channels (int): Proposal feature size D.
@@ -96,14 +108,18 @@ class MILBBoxHead(BaseModule):
             num_per_img (Sequence[int]): proposals per image.
 
         Returns:
-            dict: ``mil_scores`` [N, C] (WSDDN's ``x_R``) and
-            ``refine_probs``, a list of K tensors [N, C + 1].
+            dict: ``mil_scores`` [N, C] (WSDDN's ``x_R``),
+            ``refine_probs``, a list of K tensors [N, C + 1], and the
+            WSDDN streams: ``cls_logits`` [N, C] (``x_c``) and
+            ``det_probs`` [N, C] (``softmax_r(x_d)``).
         """
-        cls_prob = self.fc_cls(feats).softmax(dim=1)
+        cls_logits = self.fc_cls(feats)
         det_prob = softmax_per_image(self.fc_det(feats), num_per_img)
         return dict(
-            mil_scores=cls_prob * det_prob,
-            refine_probs=[fc(feats).softmax(dim=1) for fc in self.fc_refine])
+            mil_scores=cls_logits.softmax(dim=1) * det_prob,
+            refine_probs=[fc(feats).softmax(dim=1) for fc in self.fc_refine],
+            cls_logits=cls_logits,
+            det_probs=det_prob)
 
     def proposal_scores(self, outs: Dict[str, object]) -> Tensor:
         """[N, C] class scores of each proposal used for detection."""
@@ -117,11 +133,34 @@ class MILBBoxHead(BaseModule):
         return torch.stack(
             [s.sum(0) for s in mil_scores.split(list(num_per_img))])
 
+    def known_class_scores(self, outs: Dict[str, object],
+                           image_label_weights: Tensor,
+                           img_inds: Tensor) -> Tensor:
+        """[N, C] WSDDN scores with the class softmax over known classes.
+
+        ``softmax_c`` over the classes of weight > 0 in each proposal's
+        image (unknown columns 0, their logits without gradient), times
+        ``softmax_r(x_d)``. A proposal of an image with no known class
+        keeps the full softmax (every term of that image has weight 0).
+
+        Args:
+            outs (dict): :meth:`forward`'s output.
+            image_label_weights (Tensor): [B, C], 0 for an unknown class.
+            img_inds (Tensor): [N] long image index of each proposal.
+        """
+        logits = outs['cls_logits']
+        known = (image_label_weights > 0)[img_inds]
+        known = known | ~known.any(dim=1, keepdim=True)
+        cls_prob = logits.masked_fill(~known, float('-inf')).softmax(dim=1)
+        return cls_prob * outs['det_probs']
+
     def loss(self,
              outs: Dict[str, object],
              proposals: List[Tensor],
              image_labels: Tensor,
-             gt_instances: Optional[List] = None) -> Dict[str, Tensor]:
+             gt_instances: Optional[List] = None,
+             image_label_weights: Optional[Tensor] = None
+             ) -> Dict[str, Tensor]:
         """The image-level loss and one loss per refinement branch.
 
         Args:
@@ -133,25 +172,47 @@ class MILBBoxHead(BaseModule):
                 known boxes, ``bboxes`` [G_i, 4] and ``labels`` [G_i] in
                 this head's classes: the OICR refinement then seeds those
                 classes with their boxes (see :func:`oicr_pseudo_labels`).
+            image_label_weights (Tensor, optional): [B, C], 0 for a class
+                unknown in the image, 1 for a known one (present or
+                absent): the unknown ones are left out of every loss of
+                that image (see the class docstring). None: every class is
+                known, and the losses are exactly those without it.
 
         Returns:
             dict: ``loss_mil`` and ``loss_refine{k}`` for k < K (times
             ``refine_loss_weights[k]`` when given).
         """
         num_per_img = [len(p) for p in proposals]
-        losses = dict(
-            loss_mil=self.loss_mil(
-                self.image_scores(outs['mil_scores'], num_per_img),
-                image_labels))
-        prev = outs['mil_scores']
+        weights = image_label_weights
+        if weights is None:
+            mil_scores = outs['mil_scores']
+            loss_mil = self.loss_mil(
+                self.image_scores(mil_scores, num_per_img), image_labels)
+        else:
+            if weights.shape != image_labels.shape:
+                raise ValueError(
+                    f'image_label_weights {tuple(weights.shape)} do not '
+                    f'match image_labels {tuple(image_labels.shape)}')
+            img_inds = image_indices(proposals, weights.device)
+            mil_scores = self.known_class_scores(outs, weights, img_inds)
+            loss_mil = self.loss_mil(
+                self.image_scores(mil_scores, num_per_img), image_labels,
+                weights)
+        losses = dict(loss_mil=loss_mil)
+        prev = mil_scores
         for k, probs in enumerate(outs['refine_probs']):
-            targets = self.refine_targets(proposals, prev, image_labels,
-                                          gt_instances)
+            targets = self.refine_targets(
+                proposals,
+                prev,
+                image_labels,
+                gt_instances,
+                image_label_weights=weights)
             loss = self.refine_targets.loss(probs, targets)
             if self.refine_loss_weights is not None:
                 loss = self.refine_loss_weights[k] * loss
             losses[f'loss_refine{k}'] = loss
-            prev = probs[:, :-1]
+            prev = probs[:, :-1] if weights is None else known_class_probs(
+                probs, weights, img_inds)[:, :-1]
         return losses
 
 

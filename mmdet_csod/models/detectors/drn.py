@@ -11,7 +11,8 @@ from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ...structures import complete_class_split, image_labels_of
+from ...structures import (complete_class_split, image_label_weights_of,
+                           image_labels_of)
 from .drn_stages import DRNStagesMixin
 from .drn_targets import DRNTargetsMixin
 
@@ -195,7 +196,9 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
         The step, as public calls with explicit data: backbone features ->
         proposals (given, or the RPN's) -> ``rec_head.forward_rois``
         (features and scores of every proposal) -> the recognition loss;
-        the SCM's loss on the base classes of the batch; the pseudo boxes
+        the SCM's loss on the base classes of the batch (classes unknown in
+        an image, ``image_label_weights`` 0, are left out of the recognition
+        losses of that image); the pseudo boxes
         of the novel classes (``pseudo_boxes``) and the proposals that must
         not be background (``unlabelled_proposals``) -> the detection
         head's loss on the recognition head's features.
@@ -207,6 +210,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             x, batch_data_samples, losses)
         w = self.loss_weights
         image_labels = image_labels_of(batch_data_samples)
+        label_weights = image_label_weights_of(batch_data_samples)
         img_shapes = [s.metainfo['img_shape'] for s in batch_data_samples]
         use_pseudo = self.pseudo_gt != 'none' and self.pseudo_gt_enabled
         rec = None
@@ -214,9 +218,13 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                 or self.unlabelled_topk is not None):
             rec = self.rec_head.forward_rois(x, rpn_results_list)
             rec_losses = self.rec_head.bbox_head.loss(
-                rec.outs, rec.proposals, image_labels[:, self.rec_label_map],
+                rec.outs,
+                rec.proposals,
+                image_labels[:, self.rec_label_map],
                 self.rec_gt_instances(batch_data_samples)
-                if self.rec_box_seeds else None)
+                if self.rec_box_seeds else None,
+                image_label_weights=None if label_weights is None else
+                label_weights[:, self.rec_label_map])
             losses.update(_weighted('rec_', rec_losses, w['rec']))
             proposals = [p.detach() for p in rec.proposals]
             rec_scores = [s.detach() for s in rec.scores]

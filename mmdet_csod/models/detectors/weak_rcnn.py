@@ -11,10 +11,14 @@ class WeakRCNN(TwoStageDetector):
     """Backbone, then a :class:`MILRoIHead` on precomputed proposals.
 
     Trained from image-level labels alone (WSDDN, OICR, PCL): no RPN, no box
-    supervision. ``loss`` / ``predict`` / ``_forward`` are
-    :class:`TwoStageDetector`'s, which pass the samples' ``proposals`` to the
-    RoI head. :meth:`predict_proposal_scores` exposes the scores of every
-    proposal before NMS, for test-time augmentation that averages scores.
+    supervision; a class unknown in an image (the samples'
+    ``image_label_weights`` 0, read by the RoI head with
+    :func:`~mmdet_csod.structures.image_label_weights_of`) is left out of
+    that image's losses instead of counted as absent. ``loss`` /
+    ``predict`` / ``_forward`` are :class:`TwoStageDetector`'s, which pass
+    the samples' ``proposals`` to the RoI head.
+    :meth:`predict_proposal_scores` exposes the scores of every proposal
+    before NMS, for test-time augmentation that averages scores.
     """
 
     def __init__(self,

@@ -1,7 +1,47 @@
-"""Losses of the multiple-instance recognition heads."""
+"""Losses of the multiple-instance recognition heads.
+
+Unknown classes: ``image_label_weights`` [B, C] (0 for a class unknown in
+an image, 1 for a known one; see ``CSODCocoDataset(unlabeled='ignore')``)
+leave a class out of an image instead of counting it as absent. The
+image-level loss weighs each (image, class) term by it; the refinement
+losses take each proposal's softmax over the classes known in its image
+(background always known), :func:`known_class_probs`, so an unknown class
+is neither a target nor a negative there. None: every class is known, and
+the losses compute exactly what they compute without the argument.
+"""
+from typing import Optional
+
 import torch
 from mmdet.registry import MODELS
 from torch import Tensor, nn
+
+
+def known_class_probs(probs: Tensor, image_label_weights: Optional[Tensor],
+                      img_inds: Tensor) -> Tensor:
+    """Each proposal's probabilities over the classes known in its image.
+
+    ``p'[r, j] = p[r, j] / sum_{k known} p[r, k]`` for a known column j (the
+    background column, last, is always known) and 0 for an unknown one:
+    for softmax probabilities, the softmax over the known columns' logits,
+    i.e. the class's column removed for that image. Its logit then gets no
+    gradient from ``p'`` (up to rounding).
+
+    Args:
+        probs (Tensor): [N, C + 1] softmax probabilities, background last.
+        image_label_weights (Tensor, optional): [B, C], > 0 for a known
+            class of the image. None: ``probs`` itself is returned.
+        img_inds (Tensor): [N] long image index of each proposal.
+
+    Returns:
+        Tensor: [N, C + 1].
+    """
+    if image_label_weights is None:
+        return probs
+    known = image_label_weights > 0
+    known = torch.cat([known, known.new_ones((len(known), 1))], 1)[img_inds]
+    masked = probs * known.to(probs.dtype)
+    return masked / masked.sum(
+        1, keepdim=True).clamp(min=torch.finfo(probs.dtype).tiny)
 
 
 @MODELS.register_module()
@@ -9,7 +49,13 @@ class MILLoss(nn.Module):
     """Image-level binary cross-entropy of WSDDN.
 
     ``phi`` are image scores in [0, 1] (proposal scores summed over
-    proposals), clamped to [eps, 1 - eps] before the log.
+    proposals), clamped to [eps, 1 - eps] before the log. With ``weights``
+    (``image_label_weights``, 0 for an unknown class) each (image, class)
+    term is weighted: 'mean' divides by the sum of the weights (the mean
+    over the known pairs), 'sum_classes' sums the known classes of each
+    image and takes the mean over the images. A class of weight 0 gets no
+    gradient, and masking a class everywhere gives the loss over the other
+    classes.
 
     Args:
         eps (float): Clamp of the image scores. Defaults to 1e-6.
@@ -30,12 +76,34 @@ class MILLoss(nn.Module):
         self.reduction = reduction
         self.loss_weight = loss_weight
 
-    def forward(self, phi: Tensor, labels: Tensor) -> Tensor:
-        """phi [B, C] image scores, labels [B, C] multi-hot -> scalar."""
+    def forward(self,
+                phi: Tensor,
+                labels: Tensor,
+                weights: Optional[Tensor] = None) -> Tensor:
+        """Image-level binary cross-entropy.
+
+        Args:
+            phi (Tensor): [B, C] image scores.
+            labels (Tensor): [B, C] multi-hot labels.
+            weights (Tensor, optional): [B, C] weight of each term, 0 for
+                an unknown class. None: all 1.
+
+        Returns:
+            Tensor: scalar loss.
+        """
         phi = phi.clamp(self.eps, 1 - self.eps)
         loss = -(labels * phi.log() + (1 - labels) * (1 - phi).log())
-        loss = loss.sum(1).mean() if self.reduction == 'sum_classes' \
-            else loss.mean()
+        if weights is None:
+            loss = loss.sum(1).mean() if self.reduction == 'sum_classes' \
+                else loss.mean()
+        else:
+            if weights.shape != loss.shape:
+                raise ValueError(f'weights {tuple(weights.shape)} do not '
+                                 f'match the image scores '
+                                 f'{tuple(loss.shape)}')
+            loss = loss * weights.to(loss.dtype)
+            loss = loss.sum(1).mean() if self.reduction == 'sum_classes' \
+                else loss.sum() / weights.sum().clamp(min=self.eps)
         return self.loss_weight * loss
 
 
@@ -44,7 +112,8 @@ class WeightedRefineLoss(nn.Module):
     """Weighted softmax cross-entropy of OICR's refinement branches.
 
     ``loss = -1/R sum_r w_r log p[r, y_r]`` for each image, averaged over
-    the images of the batch.
+    the images of the batch; with ``image_label_weights``, ``p`` is the
+    softmax over the classes known in the image (:func:`known_class_probs`).
 
     Args:
         eps (float): Clamp of the probabilities. Defaults to 1e-6.
@@ -56,8 +125,13 @@ class WeightedRefineLoss(nn.Module):
         self.eps = eps
         self.loss_weight = loss_weight
 
-    def forward(self, probs: Tensor, labels: Tensor, weights: Tensor,
-                img_inds: Tensor, num_imgs: int) -> Tensor:
+    def forward(self,
+                probs: Tensor,
+                labels: Tensor,
+                weights: Tensor,
+                img_inds: Tensor,
+                num_imgs: int,
+                image_label_weights: Optional[Tensor] = None) -> Tensor:
         """Per-proposal loss averaged per image, then over images.
 
         Args:
@@ -67,7 +141,10 @@ class WeightedRefineLoss(nn.Module):
             weights (Tensor): [N].
             img_inds (Tensor): [N] image index of each proposal.
             num_imgs (int): Images in the batch.
+            image_label_weights (Tensor, optional): [B, C], 0 for a class
+                unknown in the image (its column left out of the softmax).
         """
+        probs = known_class_probs(probs, image_label_weights, img_inds)
         p = probs.gather(1, labels[:, None]).squeeze(1).clamp(min=self.eps)
         per_prop = -weights * p.log()
         counts = torch.bincount(img_inds, minlength=num_imgs).clamp(min=1)

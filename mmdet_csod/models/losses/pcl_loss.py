@@ -1,7 +1,11 @@
 """Proposal cluster loss of PCL (Tang et al., TPAMI 2018)."""
+from typing import Optional
+
 import torch
 from mmdet.registry import MODELS
 from torch import Tensor, nn
+
+from .mil_losses import known_class_probs
 
 
 @MODELS.register_module()
@@ -17,7 +21,10 @@ class PCLLoss(nn.Module):
 
     and the loss is the mean of ``L_i`` over the ``num_imgs`` images.
     Probabilities (the cluster means too) are clamped to ``eps`` before the
-    log; an empty cluster (``M_m = 0``) adds nothing. The targets are what
+    log; an empty cluster (``M_m = 0``) adds nothing. With
+    ``image_label_weights``, ``p`` is the softmax over the classes known in
+    the proposal's image (:func:`known_class_probs`): an unknown class is
+    neither a cluster's class nor pushed down. The targets are what
     :func:`mmdet_csod.models.utils.pcl_clusters.pcl_targets` returns.
 
     Args:
@@ -30,10 +37,17 @@ class PCLLoss(nn.Module):
         self.eps = eps
         self.loss_weight = loss_weight
 
-    def forward(self, probs: Tensor, labels: Tensor, weights: Tensor,
-                cluster_ids: Tensor, cluster_labels: Tensor,
-                cluster_scores: Tensor, cluster_sizes: Tensor,
-                img_inds: Tensor, num_imgs: int) -> Tensor:
+    def forward(self,
+                probs: Tensor,
+                labels: Tensor,
+                weights: Tensor,
+                cluster_ids: Tensor,
+                cluster_labels: Tensor,
+                cluster_scores: Tensor,
+                cluster_sizes: Tensor,
+                img_inds: Tensor,
+                num_imgs: int,
+                image_label_weights: Optional[Tensor] = None) -> Tensor:
         """Cluster and background terms per image, then mean over images.
 
         Args:
@@ -49,10 +63,13 @@ class PCLLoss(nn.Module):
             cluster_sizes (Tensor): [M] members ``M_m`` of each cluster.
             img_inds (Tensor): [N] image index of each proposal.
             num_imgs (int): Images in the batch.
+            image_label_weights (Tensor, optional): [B, C], 0 for a class
+                unknown in the image (its column left out of the softmax).
 
         Returns:
             Tensor: scalar loss.
         """
+        probs = known_class_probs(probs, image_label_weights, img_inds)
         num_classes = probs.size(1) - 1
         num_clusters = len(cluster_labels)
         counts = torch.bincount(img_inds, minlength=num_imgs).clamp(min=1)

@@ -10,7 +10,8 @@ from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from ...structures import image_labels_of, nms_instances
+from ...structures import (image_label_weights_of, image_labels_of,
+                           nms_instances)
 
 
 class RecOutputs(NamedTuple):
@@ -136,10 +137,17 @@ class MILRoIHead(BaseRoIHead):
 
     def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
              batch_data_samples: SampleList) -> dict:
-        """Losses from the image labels (``data_samples.image_labels``)."""
+        """Losses from the image labels (``data_samples.image_labels``),
+        without the classes unknown in an image
+        (``data_samples.image_label_weights`` 0, when the samples have
+        them)."""
         rec = self.forward_rois(x, rpn_results_list)
         image_labels = image_labels_of(batch_data_samples)
-        return self.bbox_head.loss(rec.outs, rec.proposals, image_labels)
+        return self.bbox_head.loss(
+            rec.outs,
+            rec.proposals,
+            image_labels,
+            image_label_weights=image_label_weights_of(batch_data_samples))
 
     def predict_proposal_scores(self,
                                 x: Tuple[Tensor],

@@ -13,6 +13,13 @@ from torch import Tensor, nn
 from .scm_inputs import QueryHeatmaps
 
 INF = 1e8
+#: the heatmap detector's ``predict_by_feat`` config: the top box
+DEFAULT_TEST_CFG = dict(
+    nms_pre=1000,
+    min_bbox_size=0,
+    score_thr=0.05,
+    nms=dict(type='nms', iou_threshold=0.5),
+    max_per_img=1)
 FCOS_LOSS_KEYS = ('loss_cls', 'loss_bbox', 'loss_centerness')
 
 
@@ -70,10 +77,12 @@ class HeatmapFCOS(BaseModule):
             stride): with ``norm_on_bbox`` the head clamps the distances at
             0, where they get no gradient, and with mmdet's zero bias a
             side can be stuck there from the start.
-        test_cfg (dict): ``predict_by_feat``'s config. The default keeps
-            the top box: locations whose class score is below
-            ``score_thr`` are dropped (the SCM then falls back to the
-            recognition head's box), NMS, at most ``max_per_img`` boxes.
+        test_cfg (dict, optional): ``predict_by_feat``'s config, merged
+            over :data:`DEFAULT_TEST_CFG` (so ``dict(max_per_img=3)``
+            changes only that key). The default keeps the top box:
+            locations whose class score is below ``score_thr`` are dropped
+            (the SCM then falls back to the recognition head's box), NMS,
+            at most ``max_per_img`` boxes.
         init_cfg (dict): Init of the trunk; the head has its own.
     """
 
@@ -87,12 +96,7 @@ class HeatmapFCOS(BaseModule):
                  num_pools: int = 2,
                  norm_cfg: Optional[dict] = None,
                  head: Optional[dict] = None,
-                 test_cfg: dict = dict(
-                     nms_pre=1000,
-                     min_bbox_size=0,
-                     score_thr=0.05,
-                     nms=dict(type='nms', iou_threshold=0.5),
-                     max_per_img=1),
+                 test_cfg: Optional[dict] = None,
                  init_cfg=dict(
                      type='Kaiming', layer='Conv2d', nonlinearity='relu')):
         super().__init__(init_cfg=init_cfg)
@@ -123,7 +127,7 @@ class HeatmapFCOS(BaseModule):
                 layers.append(nn.MaxPool2d(2, 2))
         self.trunk = nn.Sequential(*layers)
 
-        self.test_cfg = ConfigDict(test_cfg)
+        self.test_cfg = ConfigDict({**DEFAULT_TEST_CFG, **(test_cfg or {})})
         head_cfg = dict(
             type='FCOSHead',
             stacked_convs=0,

@@ -10,6 +10,14 @@ a config picks a refinement scheme with one field of :class:`MILBBoxHead`::
 Every generator returns a typed result (a dataclass whose fields are the
 keyword arguments of its loss) and checks when it is built that its loss
 takes them.
+
+Unknown classes (``image_label_weights`` [B, C], 0 for a class unknown in
+an image): such a class is not present, so it seeds nothing; the targets
+carry the weights, and the loss takes each proposal's softmax over the
+classes known in its image (the class's column removed for every proposal
+of that image), so it is not a negative either: its logit gets no gradient
+from that image. Proposals on an unknown object become background among
+the known classes, as they would in a head that does not have the class.
 """
 import inspect
 from abc import ABCMeta, abstractmethod
@@ -35,11 +43,14 @@ class ProposalTargets:
         weights (Tensor): [N] float loss weight of each proposal.
         img_inds (Tensor): [N] long image index of each proposal.
         num_imgs (int): Images B of the batch.
+        image_label_weights (Tensor, optional): [B, C] float, 0 for a class
+            unknown in the image; None: every class known.
     """
     labels: Tensor
     weights: Tensor
     img_inds: Tensor
     num_imgs: int
+    image_label_weights: Optional[Tensor] = None
 
 
 @dataclass
@@ -57,6 +68,8 @@ class ClusterTargets:
         cluster_sizes (Tensor): [M] long members of each cluster.
         img_inds (Tensor): [N] long image index of each proposal.
         num_imgs (int): Images B of the batch.
+        image_label_weights (Tensor, optional): [B, C] float, 0 for a class
+            unknown in the image; None: every class known.
     """
     labels: Tensor
     weights: Tensor
@@ -66,11 +79,20 @@ class ClusterTargets:
     cluster_sizes: Tensor
     img_inds: Tensor
     num_imgs: int
+    image_label_weights: Optional[Tensor] = None
 
 
 def loss_inputs(targets) -> Dict[str, object]:
     """The fields of a target dataclass by name (no copy of the tensors)."""
     return {f.name: getattr(targets, f.name) for f in fields(targets)}
+
+
+def _known_present(image_labels: Tensor,
+                   image_label_weights: Optional[Tensor]) -> Tensor:
+    """[B, C] image labels with the unknown classes (weight 0) absent."""
+    if image_label_weights is None:
+        return image_labels
+    return image_labels * (image_label_weights > 0).to(image_labels.dtype)
 
 
 def image_indices(proposals: List[Tensor], device) -> Tensor:
@@ -118,7 +140,8 @@ class BaseRefineTargets(nn.Module, metaclass=ABCMeta):
                 proposals: List[Tensor],
                 scores: Tensor,
                 image_labels: Tensor,
-                gt_instances: Optional[InstanceList] = None):
+                gt_instances: Optional[InstanceList] = None,
+                image_label_weights: Optional[Tensor] = None):
         """Targets of a refinement branch from the previous scores.
 
         Args:
@@ -129,6 +152,10 @@ class BaseRefineTargets(nn.Module, metaclass=ABCMeta):
             image_labels (Tensor): [B, C] multi-hot image labels.
             gt_instances (list[InstanceData], optional): Per image known
                 boxes (``bboxes`` [G_i, 4], ``labels`` [G_i]) as seeds.
+            image_label_weights (Tensor, optional): [B, C], 0 for a class
+                unknown in the image: never a seed (a label of weight 0
+                counts as not present), and left out of the loss's
+                softmax for that image. None: every class known.
 
         Returns:
             ``result_type``: the targets of the batch.
@@ -151,12 +178,20 @@ class BaseRefineTargets(nn.Module, metaclass=ABCMeta):
                             f'{type(targets).__name__}')
         return self.loss_refine(probs, **loss_inputs(targets))
 
-    def _split(self, proposals: List[Tensor], scores: Tensor,
-               image_labels: Tensor) -> List[Tensor]:
+    def _split(self,
+               proposals: List[Tensor],
+               scores: Tensor,
+               image_labels: Tensor,
+               image_label_weights: Optional[Tensor] = None) -> List[Tensor]:
         """Per image [R_i, C] detached scores; checks the batch sizes."""
         if len(proposals) != len(image_labels):
             raise ValueError(f'{len(proposals)} proposal sets for '
                              f'{len(image_labels)} label rows')
+        if image_label_weights is not None and \
+                image_label_weights.shape != image_labels.shape:
+            raise ValueError(
+                f'image_label_weights {tuple(image_label_weights.shape)} do '
+                f'not match image_labels {tuple(image_labels.shape)}')
         counts = [len(p) for p in proposals]
         if scores.shape[0] != sum(counts):
             raise ValueError(f'scores have {scores.shape[0]} rows for '
@@ -208,9 +243,12 @@ class OICRTargets(BaseRefineTargets):
             proposals: List[Tensor],
             scores: Tensor,
             image_labels: Tensor,
-            gt_instances: Optional[InstanceList] = None) -> ProposalTargets:
+            gt_instances: Optional[InstanceList] = None,
+            image_label_weights: Optional[Tensor] = None) -> ProposalTargets:
         """Labels [N] and weights [N] of the batch (see the base class)."""
-        chunks = self._split(proposals, scores, image_labels)
+        chunks = self._split(proposals, scores, image_labels,
+                             image_label_weights)
+        image_labels = _known_present(image_labels, image_label_weights)
         gts = gt_instances or [None] * len(proposals)
         per_img = [
             oicr_pseudo_labels(
@@ -234,7 +272,8 @@ class OICRTargets(BaseRefineTargets):
             labels=labels,
             weights=weights,
             img_inds=image_indices(proposals, scores.device),
-            num_imgs=len(proposals))
+            num_imgs=len(proposals),
+            image_label_weights=image_label_weights)
 
     def extra_repr(self) -> str:
         return (f'iou_thr={self.iou_thr}, weight_mode={self.weight_mode!r}, '
@@ -291,13 +330,17 @@ class PCLTargets(BaseRefineTargets):
                 proposals: List[Tensor],
                 scores: Tensor,
                 image_labels: Tensor,
-                gt_instances: Optional[InstanceList] = None) -> ClusterTargets:
+                gt_instances: Optional[InstanceList] = None,
+                image_label_weights: Optional[Tensor] = None
+                ) -> ClusterTargets:
         """The batch's clusters (see the base class and ClusterTargets)."""
         if gt_instances is not None:
             raise NotImplementedError(
                 'box seeds (gt_instances) are implemented by OICRTargets '
                 '(oicr_pseudo_labels) only, not by PCLTargets')
-        chunks = self._split(proposals, scores, image_labels)
+        chunks = self._split(proposals, scores, image_labels,
+                             image_label_weights)
+        image_labels = _known_present(image_labels, image_label_weights)
         (labels, weights, cluster_ids, cluster_labels, cluster_scores,
          cluster_sizes) = pcl_targets(proposals, chunks, image_labels,
                                       **self.cluster_cfg)
@@ -309,7 +352,8 @@ class PCLTargets(BaseRefineTargets):
             cluster_scores=cluster_scores,
             cluster_sizes=cluster_sizes,
             img_inds=image_indices(proposals, scores.device),
-            num_imgs=len(proposals))
+            num_imgs=len(proposals),
+            image_label_weights=image_label_weights)
 
     def extra_repr(self) -> str:
         return ', '.join(f'{k}={v}' for k, v in self.cluster_cfg.items())
