@@ -72,8 +72,14 @@ def test_diagnose_drn_writes_every_figure(config, stages, synthetic_root,
     assert '| stage' in log and 'touching' in log
     with open(out) as f:
         result = json.load(f)
-    assert sorted(result) == ['checkpoint', 'config', 'num_images', 'split',
-                              'stages']
+    assert sorted(result) == ['checkpoint', 'config', 'num_images',
+                              'per_class', 'split', 'stages']
+    # per class: the same stages, keyed by class name
+    assert sorted(result['per_class']) == sorted(result['stages'])
+    for by_class in result['per_class'].values():
+        assert by_class and all(
+            isinstance(name, str) and 0 <= f['corloc'] <= 100
+            for name, f in by_class.items())
     assert (result['config'], result['checkpoint'], result['split'],
             result['num_images']) == (config, ckpt, 'train', 5)
     check_layout(result['stages'], stages)
