@@ -136,7 +136,7 @@ def _config(summary, run):
     return run.get('config')
 
 
-def _weights(run, stem=None, publish_dir=None, root=ROOT):
+def _weights(run, stem=None, publish_dir=None, root=ROOT, config=None):
     """The published file name of the first seed's checkpoint, if any.
 
     With ``publish_dir``, a training checkpoint the run names is published
@@ -158,7 +158,13 @@ def _weights(run, stem=None, publish_dir=None, root=ROOT):
         from publish_model import publish
     finally:
         sys.path.pop(0)
-    out = publish(str(path), str(Path(publish_dir) / f'{stem}.pth'))
+    # the project's config as it is now: its test pipeline computes
+    # proposals on new images (proposal_cfg), which the config a run was
+    # trained with may not have
+    config = Path(root) / str(config or run.get('config') or '')
+    out = publish(
+        str(path), str(Path(publish_dir) / f'{stem}.pth'),
+        str(config) if config.is_file() else None)
     return Path(out).name
 
 
@@ -175,7 +181,7 @@ def benchmark_entries(bench, source, publish_dir=None, root=ROOT):
         entries[stem] = dict(
             result=result,
             memory=_stat(summary.get('peak_mem_mib')),
-            weights=_weights(run, stem, publish_dir, root),
+            weights=_weights(run, stem, publish_dir, root, config),
             pretrained=_is_pretrained(bench, summary, run))
     return entries
 

@@ -266,11 +266,12 @@ def markdown_report(aggregates, runs, wall_time_min=None):
     reused = [r for r in runs if r.get('reused')]
     if reused:
         names = ', '.join(
-            f"{r['method']} seed {r['seed']}"
-            f" ({str(r.get('git_commit') or 'an earlier command')[:8]})"
+            f"{r['method']} seed {r['seed']}" +
+            (f" ({r['git_commit'][:8]})" if r.get('git_commit') else '')
             for r in reused)
-        parts.append(f'\nReused from an earlier command (trained at that '
-                     f'commit, not timed in the wall time): {names}.\n')
+        parts.append(f'\nReused from an earlier command (trained at the '
+                     f'commit given, or before runs recorded one; not in the '
+                     f'wall time): {names}.\n')
     return ''.join(parts)
 
 
