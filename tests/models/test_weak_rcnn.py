@@ -76,3 +76,36 @@ def test_predict_gives_instances_in_the_image(synthetic_root):
         assert (pred.labels >= 0).all() and (pred.labels < 10).all()
         assert (pred.bboxes[:, 2] <= w + 1e-3).all()
         assert (pred.bboxes[:, 3] <= h + 1e-3).all()
+
+
+def test_proposal_instances_for_voc_corloc(synthetic_root):
+    """With ``with_proposal_instances`` predict adds every proposal's raw
+    scores (the same features), and the voc CorLoc reads its arg-max boxes
+    from them without falling back to the NMS output."""
+    from mmdet_csod.evaluation.metrics import CorLocMetric
+    cfg, model, _ = _setup('oicr_small-vgg_synthetic', synthetic_root, 1)
+    cfg.val_dataloader.dataset.data_root = synthetic_root
+    val = DATASETS.build(cfg.val_dataloader.dataset)
+    batch = pseudo_collate([val[i] for i in range(2)])
+    model.eval()
+    data = model.data_preprocessor(batch, False)
+    with torch.no_grad():
+        plain = model(**data, mode='predict')
+    assert all('proposal_instances' not in s for s in plain)
+    model.with_proposal_instances = True
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+        ref = model.predict_proposal_scores(
+            data['inputs'], data['data_samples'])
+    for s, p, r in zip(out, plain, ref):
+        props = s.proposal_instances
+        assert props.scores.shape == (len(s.proposals), 10)
+        assert torch.allclose(props.scores, r.scores)
+        assert torch.allclose(props.bboxes, r.bboxes)
+        # the detections are the same as without the flag
+        assert torch.equal(s.pred_instances.bboxes, p.pred_instances.bboxes)
+    metric = CorLocMetric(convention='voc')
+    metric.dataset_meta = val.metainfo
+    metric.process({}, [s.to_dict() for s in out])
+    assert len(metric.results) == 2
+    assert not any(fallback for *_, fallback in metric.results)

@@ -28,6 +28,7 @@ class WeakRCNN(TwoStageDetector):
                  test_cfg: dict = None,
                  neck: dict = None,
                  data_preprocessor: dict = None,
+                 with_proposal_instances: bool = False,
                  init_cfg=None) -> None:
         super().__init__(
             backbone=backbone,
@@ -38,6 +39,29 @@ class WeakRCNN(TwoStageDetector):
             test_cfg=test_cfg,
             init_cfg=init_cfg,
             data_preprocessor=data_preprocessor)
+        self.with_proposal_instances = with_proposal_instances
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """mmdet's two-stage predict on the samples' proposals; with
+        ``with_proposal_instances`` each sample also carries
+        ``proposal_instances`` (every proposal, ``bboxes`` [R, 4] and
+        ``scores`` [R, C] before NMS, from the same features), which
+        ``CorLocMetric(convention='voc')`` takes its arg-max boxes from."""
+        if not self.with_proposal_instances:
+            return super().predict(batch_inputs, batch_data_samples, rescale)
+        x = self.extract_feat(batch_inputs)
+        proposals = [s.proposals for s in batch_data_samples]
+        results = self.roi_head.predict(
+            x, proposals, batch_data_samples, rescale=rescale)
+        samples = self.add_pred_to_datasample(batch_data_samples, results)
+        scored = self.roi_head.predict_proposal_scores(
+            x, proposals, batch_data_samples, rescale)
+        for sample, props in zip(samples, scored):
+            sample.proposal_instances = props
+        return samples
 
     def predict_proposal_scores(self,
                                 batch_inputs: Tensor,
