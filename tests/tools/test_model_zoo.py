@@ -27,6 +27,9 @@ def tree(tmp_path):
         shutil.copytree(Path(REPO_ROOT) / folder, tmp_path / folder)
     (tmp_path / 'README.md').write_text(README)
     shutil.copy(Path(REPO_ROOT) / 'model-index.yml', tmp_path)
+    # publishing reads the configs, which inherit from _base_
+    shutil.copytree(Path(REPO_ROOT) / 'configs/_base_',
+                    tmp_path / 'configs/_base_')
     return tmp_path
 
 
