@@ -27,6 +27,11 @@ def _cfg(root):
 def _train(root, work_dir, with_hook):
     cfg = _cfg(root)
     cfg.work_dir = work_dir
+    # mmengine's visualizer is a named singleton and the configs name it
+    # 'visualizer' (as mmdet's default_runtime does): a runner built earlier
+    # in this process (another test) would lend this one its visualizer,
+    # which writes the scalars into that runner's work dir
+    cfg.visualizer.name = f'visualizer_{work_dir}'
     cfg.train_cfg.max_epochs = 2
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.train_dataloader.dataset.indices = 2
