@@ -165,19 +165,25 @@ def tiny_coco(tmp_path):
     return TinyCoco(tmp_path)
 
 
-@pytest.fixture(scope='session')
-def synthetic_root(tmp_path_factory):
-    """A small generated dataset, made once per test session by the CLI."""
+def make_synthetic(out, num_train, num_val, seed, workers=1):
+    """Generate a small data set into ``out`` with the project's CLI
+    (tools/dataset_converters/make_synthetic.py); returns ``out``."""
     import subprocess
-    out = tmp_path_factory.mktemp('synthetic')
     subprocess.run([
         sys.executable,
-        osp.join(REPO_ROOT,
-                 'tools/dataset_converters/make_synthetic.py'), '--out',
-        str(out), '--num-train', '24', '--num-val', '8', '--seed', '3',
-        '--workers', '2'
+        osp.join(REPO_ROOT, 'tools/dataset_converters/make_synthetic.py'),
+        '--out', str(out), '--num-train', str(num_train), '--num-val',
+        str(num_val), '--seed', str(seed), '--workers', str(workers),
+        '--quiet'
     ],
                    check=True,
                    cwd=REPO_ROOT,
                    stdout=subprocess.DEVNULL)
-    return str(out) + '/'
+    return str(out)
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory):
+    """A small generated dataset, made once per test session by the CLI."""
+    out = tmp_path_factory.mktemp('synthetic')
+    return make_synthetic(out, 24, 8, seed=3, workers=2) + '/'

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, loader_options
+from conftest import REPO_ROOT, loader_options, make_synthetic
 from mmengine.dataset import Compose
 from mmengine.logging import MMLogger
 
@@ -217,16 +217,8 @@ CONFIG = 'configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py'
 
 @pytest.fixture(scope='module')
 def generated(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('gen') / 'syn')
-    subprocess.run([
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools/dataset_converters/make_synthetic.py'),
-        '--out', out, '--num-train', '6', '--num-val', '2', '--seed', '2',
-        '--workers', '1', '--quiet'
-    ],
-                   check=True,
-                   cwd=REPO_ROOT)
-    return out
+    return make_synthetic(
+        tmp_path_factory.mktemp('gen') / 'syn', 6, 2, seed=2)
 
 
 def _train(root, work, *extra):

@@ -3,6 +3,7 @@ import os.path as osp
 
 import pytest
 import torch
+from _refine_batch import PCL_CFG, random_batch
 from conftest import REPO_ROOT
 from mmdet.registry import MODELS, TASK_UTILS
 from mmengine.config import Config
@@ -13,23 +14,9 @@ from mmdet_csod.models.task_modules import (ClusterTargets, OICRTargets,
 from mmdet_csod.models.utils import oicr_pseudo_labels
 from mmdet_csod.models.utils.pcl_clusters import pcl_targets
 
-PCL_CFG = dict(
-    graph_iou_thr=0.4,
-    max_centers=5,
-    min_remaining=2,
-    top_k_means=3,
-    fg_iou_thr=0.5,
-    bg_iou_thr=0.1)
-
 
 def _batch(seed=0, nums=(30, 20)):
-    g = torch.Generator().manual_seed(seed)
-    proposals = []
-    for n in nums:
-        xy = torch.rand(n, 2, generator=g) * 60
-        proposals.append(
-            torch.cat([xy, xy + torch.rand(n, 2, generator=g) * 40 + 4], 1))
-    feats = torch.randn(sum(nums), 16, generator=g)
+    proposals, feats = random_batch(seed, nums)
     labels = torch.tensor([[1., 0, 1], [0., 1, 0]])
     return proposals, feats, labels
 

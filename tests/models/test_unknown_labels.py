@@ -2,6 +2,7 @@
 the refinement losses instead of counted as absent."""
 import pytest
 import torch
+from _refine_batch import PCL_CFG, random_batch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
@@ -10,24 +11,9 @@ from mmdet_csod.models.losses import (MILLoss, PCLLoss, WeightedRefineLoss,
 from mmdet_csod.models.utils.pcl_clusters import pcl_targets
 from mmdet_csod.structures import image_label_weights_of
 
-PCL_CFG = dict(
-    graph_iou_thr=0.4,
-    max_centers=5,
-    min_remaining=2,
-    top_k_means=3,
-    fg_iou_thr=0.5,
-    bg_iou_thr=0.1)
-
 
 def _batch(seed=0, nums=(30, 20)):
-    g = torch.Generator().manual_seed(seed)
-    proposals = []
-    for n in nums:
-        xy = torch.rand(n, 2, generator=g) * 60
-        proposals.append(
-            torch.cat([xy, xy + torch.rand(n, 2, generator=g) * 40 + 4], 1))
-    feats = torch.randn(sum(nums), 16, generator=g)
-    return proposals, feats
+    return random_batch(seed, nums)
 
 
 def _img_inds(nums):

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, make_synthetic
 
 CONFIG = 'configs/csod/drn_tiny_synthetic.py'
 TOOL = osp.join(REPO_ROOT, 'tools', 'misc', 'check_data.py')
@@ -23,16 +23,8 @@ def _tool():
 
 @pytest.fixture(scope='module')
 def generated(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('gen') / 'syn')
-    subprocess.run([
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools/dataset_converters/make_synthetic.py'),
-        '--out', out, '--num-train', '6', '--num-val', '2', '--seed', '1',
-        '--workers', '1', '--quiet'
-    ],
-                   check=True,
-                   cwd=REPO_ROOT)
-    return out
+    return make_synthetic(
+        tmp_path_factory.mktemp('gen') / 'syn', 6, 2, seed=1)
 
 
 @pytest.fixture
