@@ -5,6 +5,8 @@ from mmdet.structures import SampleList
 from mmdet.utils import InstanceList
 from torch import Tensor
 
+from ...structures import nms_instances
+
 
 @MODELS.register_module()
 class WeakRCNN(TwoStageDetector):
@@ -52,13 +54,11 @@ class WeakRCNN(TwoStageDetector):
         ``CorLocMetric(convention='voc')`` takes its arg-max boxes from."""
         if not self.with_proposal_instances:
             return super().predict(batch_inputs, batch_data_samples, rescale)
-        x = self.extract_feat(batch_inputs)
-        proposals = [s.proposals for s in batch_data_samples]
-        results = self.roi_head.predict(
-            x, proposals, batch_data_samples, rescale=rescale)
+        # the RoI head's predict is NMS over these scores: run it once
+        scored = self.predict_proposal_scores(batch_inputs,
+                                              batch_data_samples, rescale)
+        results = [nms_instances(r, self.roi_head.test_cfg) for r in scored]
         samples = self.add_pred_to_datasample(batch_data_samples, results)
-        scored = self.roi_head.predict_proposal_scores(
-            x, proposals, batch_data_samples, rescale)
         for sample, props in zip(samples, scored):
             sample.proposal_instances = props
         return samples
