@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tag_sources import (REPO, by_file, labels_by_name, load_cli,
+from tag_sources import (by_file, labels_by_name, load_cli,
                          write_class_descriptions, write_image, write_json,
                          write_oi_labels)
 
@@ -355,9 +355,6 @@ def test_end_to_end_cli(world, capsys):
     assert len(api.getImgIds()) == 6 and len(api.getAnnIds()) == 6
     assert api.loadImgs(3)[0]['file_name'] == 'coco/img3.jpg'
     assert len(api.getAnnIds(imgIds=[3])) == 2
-    dataset_file = REPO / 'mmdet_csod' / 'datasets' / 'csod_coco.py'
-    if 'negative_labels' not in dataset_file.read_text():
-        return  # the dataset does not read the tag fields yet
     from mmdet_csod.datasets import CSODCocoDataset
     classes = ('person', 'car', 'zebra')
     ds = CSODCocoDataset(
