@@ -1,13 +1,16 @@
-"""Unknown classes (image_label_weights 0): left out of the MIL loss and of
-the refinement losses instead of counted as absent."""
+"""Unknown classes (image_label_weights 0): left out of the MIL loss and
+merged into background by the refinement losses instead of counted as
+absent."""
 import pytest
 import torch
+import torch.nn.functional as F
 from _refine_batch import PCL_CFG, random_batch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
 from mmdet_csod.models.losses import (MILLoss, PCLLoss, WeightedRefineLoss,
-                                      known_class_probs)
+                                      merge_unknown_logits,
+                                      merge_unknown_probs, unknown_rows)
 from mmdet_csod.models.utils.pcl_clusters import pcl_targets
 from mmdet_csod.structures import image_label_weights_of
 
@@ -68,18 +71,13 @@ def _head(num_classes, refine_targets, num_refine=2):
     return head
 
 
-def _without_class(head, refine_targets, c):
-    """A head over the other classes with the same weights."""
-    small = _head(head.num_classes - 1, refine_targets, head.num_refine)
-    keep = [k for k in range(head.num_classes) if k != c]
-    with torch.no_grad():
-        for name in ('fc_cls', 'fc_det'):
-            getattr(small, name).weight.copy_(getattr(head, name).weight[keep])
-            getattr(small, name).bias.copy_(getattr(head, name).bias[keep])
-        for big, fc in zip(head.fc_refine, small.fc_refine):
-            fc.weight.copy_(big.weight[keep + [head.num_classes]])
-            fc.bias.copy_(big.bias[keep + [head.num_classes]])
-    return small, keep
+def _merged_nll(probs, y, unknown):
+    """Per proposal -log p[y], background targets -log(p_bg + sum_u p_u)
+    (``unknown`` [N, C] bool), written out by hand."""
+    bg = probs.size(1) - 1
+    p = probs.gather(1, y[:, None]).squeeze(1)
+    extra = (probs[:, :bg] * unknown.to(probs.dtype)).sum(1)
+    return -torch.where(y == bg, p + extra, p).log()
 
 
 @pytest.mark.parametrize('refine_targets', [
@@ -87,27 +85,45 @@ def _without_class(head, refine_targets, c):
     dict(type='OICRTargets', weight_mode='iou'),
     dict(type='PCLTargets', **PCL_CFG)
 ])
-def test_masked_head_equals_the_head_without_the_class(refine_targets):
-    """Every loss with class 1 unknown in every image equals the loss of
-    the same head with class 1's columns removed."""
+def test_masked_head_scores_every_class_and_drops_the_unknown_terms(
+        refine_targets):
+    """Class 1 unknown in every image: the MIL loss is the weighted loss of
+    the ordinary image scores (the class softmax still over all classes),
+    the refinement losses those of the scores with class 1 merged into
+    background; all differ from the plain head's (class 1 a negative)."""
     proposals, feats = _batch()
     nums = [len(p) for p in proposals]
     labels = torch.tensor([[1., 0, 0, 1], [0., 0, 1, 0]])
     weights = torch.ones(2, 4)
     weights[:, 1] = 0
     head = _head(4, refine_targets)
-    small, keep = _without_class(head, refine_targets, 1)
-    masked = head.loss(
-        head(feats, nums), proposals, labels, image_label_weights=weights)
-    expect = small.loss(small(feats, nums), proposals, labels[:, keep])
-    plain = head.loss(head(feats, nums), proposals, labels)
-    assert masked.keys() == expect.keys() == plain.keys()
-    for k in expect:
-        torch.testing.assert_close(masked[k], expect[k])
+    outs = head(feats, nums)
+    masked = head.loss(outs, proposals, labels, image_label_weights=weights)
+    plain = head.loss(outs, proposals, labels)
+    phi = head.image_scores(outs['mil_scores'], nums)
+    torch.testing.assert_close(masked['loss_mil'],
+                               head.loss_mil(phi, labels, weights))
+    img_inds = _img_inds(nums)
+    prev = outs['mil_scores']
+    for k, probs in enumerate(outs['refine_probs']):
+        t = head.refine_targets(proposals, prev, labels,
+                                image_label_weights=weights)
+        merged = merge_unknown_probs(probs, weights, img_inds)
+        t_plain = head.refine_targets(proposals, prev * weights[img_inds],
+                                      labels)
+        torch.testing.assert_close(masked[f'loss_refine{k}'],
+                                   head.refine_targets.loss(merged, t_plain))
+        assert t.labels.tolist() == t_plain.labels.tolist()
+        prev = merged[:, :-1]
+    for k in plain:
         assert not torch.allclose(masked[k], plain[k]), k
 
 
-def test_unknown_class_columns_get_no_gradient_in_the_head():
+def test_unknown_class_in_the_head_gradients():
+    """The unknown class's detection stream gets no gradient; its class
+    logit only the competition with the known present classes; in the
+    refinement a proposal of a known class pushes it down, a background
+    one does not prefer background over it."""
     proposals, feats = _batch()
     nums = [len(p) for p in proposals]
     labels = torch.tensor([[1., 0, 0], [0., 0, 1]])
@@ -118,28 +134,35 @@ def test_unknown_class_columns_get_no_gradient_in_the_head():
         outs[key].retain_grad()
     losses = head.loss(outs, proposals, labels, image_label_weights=weights)
     losses['loss_mil'].backward(retain_graph=True)
-    # the WSDDN streams: exactly no gradient in the unknown column
-    assert (outs['cls_logits'].grad[:, 1] == 0).all()
     assert (outs['det_probs'].grad[:, 1] == 0).all()
-    assert (head.fc_cls.weight.grad[1] == 0).all()
     assert (head.fc_det.weight.grad[1] == 0).all()
-    assert head.fc_cls.weight.grad[0].abs().sum() > 0
-    # the refinement branch: the column's logit gets none (up to rounding)
-    head.zero_grad()
-    losses['loss_refine0'].backward()
-    grad = head.fc_refine[0].weight.grad
-    assert grad[1].abs().max() < 1e-7 * grad.abs().max()
-    # without a mask the unknown class is a negative: it has a gradient
-    head.zero_grad()
-    plain = head.loss(head(feats, nums), proposals, labels)
-    (plain['loss_mil'] + plain['loss_refine0']).backward()
-    assert head.fc_cls.weight.grad[1].abs().sum() > 0
-    assert head.fc_refine[0].weight.grad[1].abs().sum() > 0
+    assert head.fc_det.weight.grad[0].abs().sum() > 0
+    # through softmax_c only: the same gradient as with the class's MIL
+    # term removed from a head that keeps the column
+    assert outs['cls_logits'].grad[:, 1].abs().sum() > 0
+    # the refinement: a fresh forward to read the logits' gradient
+    logits = head.fc_refine[0](feats).detach().requires_grad_()
+    probs = logits.softmax(1)
+    t = head.refine_targets(proposals, outs['mil_scores'].detach(), labels,
+                            image_label_weights=weights)
+    head.refine_targets.loss(probs, t).backward()
+    fg = (t.labels < 3) & (t.weights > 0)
+    bg = (t.labels == 3) & (t.weights > 0)
+    assert fg.any() and bg.any()
+    # a known class's proposal: its unknown column pushed down
+    assert (logits.grad[fg, 1] > 0).all()
+    # a background one: the unknown column pulled up with the background,
+    # in proportion (no preference between them), the known classes down
+    p = probs.detach()
+    torch.testing.assert_close(logits.grad[bg, 1] / logits.grad[bg, 3],
+                               p[bg, 1] / p[bg, 3])
+    assert (logits.grad[bg, 1] < 0).all()
+    assert (logits.grad[bg][:, [0, 2]] > 0).all()
 
 
-def test_refinement_losses_per_image_mask_remove_the_column():
-    """A class unknown in image 0 only: its loss term is that of image 0
-    with the column removed, image 1's is unchanged."""
+def test_refinement_losses_merge_the_unknown_classes_per_image():
+    """A class unknown in image 0 only: image 0's background targets are
+    {background, class 1}, its other targets and all of image 1 plain."""
     proposals, feats = _batch(seed=1)
     nums = [len(p) for p in proposals]
     g = torch.Generator().manual_seed(3)
@@ -148,41 +171,60 @@ def test_refinement_losses_per_image_mask_remove_the_column():
     labels = torch.tensor([[1., 0, 1], [0., 1, 0]])
     weights = torch.tensor([[1., 0, 1], [1., 1, 1]])
     img_inds = _img_inds(nums)
-    keep0 = [0, 2, 3]
-    p0 = logits[:nums[0]][:, keep0].softmax(1)  # column 1 removed
-    scores = probs[:, :3].split(nums)
+    unknown = (weights == 0)[img_inds]
     # OICR weighted loss (targets never take the unknown class)
     y = torch.randint(0, 4, (sum(nums), ), generator=g)
     y[:nums[0]][y[:nums[0]] == 1] = 3
     w = torch.rand(sum(nums), generator=g)
-    loss = WeightedRefineLoss()
-    masked = loss(probs, y, w, img_inds, 2, image_label_weights=weights)
-    remap = torch.tensor([0, -1, 1, 2])
-    one = torch.zeros(nums[0], dtype=torch.long)
-    expect = (loss(p0, remap[y[:nums[0]]], w[:nums[0]], one, 1) +
-              loss(probs[nums[0]:], y[nums[0]:], w[nums[0]:],
-                   one.new_zeros(nums[1]), 1)) / 2
+    masked = WeightedRefineLoss()(
+        probs, y, w, img_inds, 2, image_label_weights=weights)
+    per_prop = w * _merged_nll(probs, y, unknown)
+    expect = torch.stack([c.mean() for c in per_prop.split(nums)]).mean()
     torch.testing.assert_close(masked, expect)
-    # PCL: clusters of the known present classes, column removed
-    kw = dict(PCL_CFG)
-    t = pcl_targets(proposals, scores, labels, **kw)
+    assert not torch.allclose(masked,
+                              WeightedRefineLoss()(probs, y, w, img_inds, 2))
+    # PCL: the background term takes p_bg + p_1 in image 0, the clusters
+    # (of the known present classes) their plain probabilities
+    scores = probs[:, :3].split(nums)
+    t = pcl_targets(proposals, scores, labels * weights, **PCL_CFG)
     masked = PCLLoss()(
         probs, *t, img_inds=img_inds, num_imgs=2, image_label_weights=weights)
-    t0 = pcl_targets(proposals[:1], [scores[0][:, [0, 2]]], labels[:1, [0, 2]],
-                     **kw)
-    t1 = pcl_targets(proposals[1:], [scores[1]], labels[1:], **kw)
-    expect = (PCLLoss()(p0, *t0, img_inds=one, num_imgs=1) + PCLLoss()(
-        probs[nums[0]:], *t1, img_inds=one.new_zeros(nums[1]), num_imgs=1)) / 2
-    torch.testing.assert_close(masked, expect)
+    merged = probs.clone()
+    merged[:nums[0], 3] += merged[:nums[0], 1]
+    merged[:nums[0], 1] = 0
+    torch.testing.assert_close(
+        masked, PCLLoss()(merged, *t, img_inds=img_inds, num_imgs=2))
+    assert not torch.allclose(
+        masked, PCLLoss()(probs, *t, img_inds=img_inds, num_imgs=2))
 
 
-def test_known_class_probs():
-    probs = torch.tensor([[0.2, 0.3, 0.5], [0.1, 0.6, 0.3]])
-    img_inds = torch.tensor([0, 1])
-    assert known_class_probs(probs, None, img_inds) is probs
-    out = known_class_probs(probs, torch.tensor([[1., 0], [1., 1]]), img_inds)
-    torch.testing.assert_close(out[0], torch.tensor([0.2, 0, 0.5]) / 0.7)
-    torch.testing.assert_close(out[1], probs[1])
+def test_merge_unknown_probs_and_logits():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    probs = logits.softmax(1)
+    img_inds = torch.tensor([0, 1, 1])
+    weights = torch.tensor([[1., 0, 0], [1., 1, 1]])
+    assert merge_unknown_probs(probs, None, img_inds) is probs
+    assert merge_unknown_probs(probs, torch.ones(2, 3), img_inds) is probs
+    assert merge_unknown_logits(logits, torch.ones(2, 3), img_inds) is logits
+    out = merge_unknown_probs(probs, weights, img_inds)
+    torch.testing.assert_close(
+        out[0],
+        torch.stack([probs[0, 0], probs.new_tensor(0), probs.new_tensor(0),
+                     probs[0, 1:].sum()]))
+    torch.testing.assert_close(out[1:], probs[1:])
+    merged = merge_unknown_logits(logits, weights, img_inds)
+    assert torch.isinf(merged[0, 1:3]).all()
+    torch.testing.assert_close(merged.softmax(1), out)
+    # the cross-entropy over the merged logits: finite, with a gradient
+    # that is 0 exactly in the merged-away columns' own entries
+    x = logits.clone().requires_grad_()
+    F.cross_entropy(merge_unknown_logits(x, weights, img_inds),
+                    torch.tensor([3, 3, 0])).backward()
+    assert torch.isfinite(x.grad).all()
+    assert (x.grad[0, 1:] < 0).all()  # bg and the unknown ones together
+    assert unknown_rows(weights, img_inds).tolist() == [
+        [False, True, True], [False, False, False], [False, False, False]]
 
 
 def test_targets_carry_the_weights_and_seed_no_unknown_class():

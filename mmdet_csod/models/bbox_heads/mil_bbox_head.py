@@ -6,7 +6,7 @@ from mmdet.registry import MODELS, TASK_UTILS
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ..losses.mil_losses import known_class_probs
+from ..losses.unknown_classes import merge_unknown_probs
 from ..task_modules import BaseRefineTargets
 from ..task_modules.refine_targets import image_indices
 
@@ -44,16 +44,16 @@ class MILBBoxHead(BaseModule):
     - Proposal scores at inference: the mean of the refinement branches'
       foreground probabilities (OICR / PCL), or ``x_R`` when K = 0 (WSDDN).
     - Unknown classes (``image_label_weights`` of :meth:`loss`, 0 for a
-      class unknown in an image): in that image the class's column is
-      removed, as in a head without the class. ``softmax_c(x_c)`` is taken
-      over the known classes only (the class softmax would otherwise push
-      an unknown class down for every present one), so ``phi`` of the
-      unknown class is 0, its MIL term has weight 0, and neither stream's
-      logit of that class gets a gradient from the image; the refinement
-      branches take their targets from these scores and their losses
-      softmax over the known classes (see
+      class unknown in an image, which may or may not show it): the
+      scores are those of every class, the losses say nothing about the
+      unknown one. Its MIL term has weight 0 (``phi`` of a present class
+      still competes with it in ``softmax_c``: a proposal that is the
+      present class is not the unknown one), and the refinement losses
+      merge the unknown classes into background
+      (:mod:`mmdet_csod.models.losses.unknown_classes`): a background
+      proposal may be the unknown class, a proposal of a known class is
+      no other. No target is ever the unknown class (see
       :mod:`mmdet_csod.models.task_modules.refine_targets`).
-
     Args:
         in_channels (int): Proposal feature size D.
         num_classes (int): Number of classes C the head learns.
@@ -133,27 +133,6 @@ class MILBBoxHead(BaseModule):
         return torch.stack(
             [s.sum(0) for s in mil_scores.split(list(num_per_img))])
 
-    def known_class_scores(self, outs: Dict[str, object],
-                           image_label_weights: Tensor,
-                           img_inds: Tensor) -> Tensor:
-        """[N, C] WSDDN scores with the class softmax over known classes.
-
-        ``softmax_c`` over the classes of weight > 0 in each proposal's
-        image (unknown columns 0, their logits without gradient), times
-        ``softmax_r(x_d)``. A proposal of an image with no known class
-        keeps the full softmax (every term of that image has weight 0).
-
-        Args:
-            outs (dict): :meth:`forward`'s output.
-            image_label_weights (Tensor): [B, C], 0 for an unknown class.
-            img_inds (Tensor): [N] long image index of each proposal.
-        """
-        logits = outs['cls_logits']
-        known = (image_label_weights > 0)[img_inds]
-        known = known | ~known.any(dim=1, keepdim=True)
-        cls_prob = logits.masked_fill(~known, float('-inf')).softmax(dim=1)
-        return cls_prob * outs['det_probs']
-
     def loss(self,
              outs: Dict[str, object],
              proposals: List[Tensor],
@@ -174,8 +153,8 @@ class MILBBoxHead(BaseModule):
                 classes with their boxes (see :func:`oicr_pseudo_labels`).
             image_label_weights (Tensor, optional): [B, C], 0 for a class
                 unknown in the image, 1 for a known one (present or
-                absent): the unknown ones are left out of every loss of
-                that image (see the class docstring). None: every class is
+                absent): no loss of that image says anything about the
+                unknown ones (see the class docstring). None: every class is
                 known, and the losses are exactly those without it.
 
         Returns:
@@ -184,20 +163,17 @@ class MILBBoxHead(BaseModule):
         """
         num_per_img = [len(p) for p in proposals]
         weights = image_label_weights
+        mil_scores = outs['mil_scores']
+        phi = self.image_scores(mil_scores, num_per_img)
         if weights is None:
-            mil_scores = outs['mil_scores']
-            loss_mil = self.loss_mil(
-                self.image_scores(mil_scores, num_per_img), image_labels)
+            loss_mil = self.loss_mil(phi, image_labels)
         else:
             if weights.shape != image_labels.shape:
                 raise ValueError(
                     f'image_label_weights {tuple(weights.shape)} do not '
                     f'match image_labels {tuple(image_labels.shape)}')
             img_inds = image_indices(proposals, weights.device)
-            mil_scores = self.known_class_scores(outs, weights, img_inds)
-            loss_mil = self.loss_mil(
-                self.image_scores(mil_scores, num_per_img), image_labels,
-                weights)
+            loss_mil = self.loss_mil(phi, image_labels, weights)
         losses = dict(loss_mil=loss_mil)
         prev = mil_scores
         for k, probs in enumerate(outs['refine_probs']):
@@ -211,7 +187,9 @@ class MILBBoxHead(BaseModule):
             if self.refine_loss_weights is not None:
                 loss = self.refine_loss_weights[k] * loss
             losses[f'loss_refine{k}'] = loss
-            prev = probs[:, :-1] if weights is None else known_class_probs(
+            # the next branch's seeds: known classes only (an unknown
+            # column 0, never a seed)
+            prev = probs[:, :-1] if weights is None else merge_unknown_probs(
                 probs, weights, img_inds)[:, :-1]
         return losses
 

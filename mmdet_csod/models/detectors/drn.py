@@ -197,8 +197,9 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
         proposals (given, or the RPN's) -> ``rec_head.forward_rois``
         (features and scores of every proposal) -> the recognition loss;
         the SCM's loss on the base classes of the batch (classes unknown in
-        an image, ``image_label_weights`` 0, are left out of the recognition
-        losses of that image); the pseudo boxes
+        an image, ``image_label_weights`` 0, are neither targets nor
+        negatives of that image's recognition and detection losses); the
+        pseudo boxes
         of the novel classes (``pseudo_boxes``) and the proposals that must
         not be background (``unlabelled_proposals``) -> the detection
         head's loss on the recognition head's features.
@@ -253,7 +254,8 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             det_samples,
             proposal_feats=rec.feats.split([len(p) for p in proposals])
             if reuse else None,
-            unlabelled=unlabelled)
+            unlabelled=unlabelled,
+            image_label_weights=label_weights)
         losses.update(_weighted('det_', det_losses, w['det']))
         return losses
 

@@ -1,4 +1,9 @@
-from .mil_losses import MILLoss, WeightedRefineLoss, known_class_probs
+from .mil_losses import MILLoss, WeightedRefineLoss
 from .pcl_loss import PCLLoss
+from .unknown_classes import (merge_unknown_logits, merge_unknown_probs,
+                              unknown_rows)
 
-__all__ = ['MILLoss', 'WeightedRefineLoss', 'PCLLoss', 'known_class_probs']
+__all__ = [
+    'MILLoss', 'WeightedRefineLoss', 'PCLLoss', 'merge_unknown_probs',
+    'merge_unknown_logits', 'unknown_rows'
+]

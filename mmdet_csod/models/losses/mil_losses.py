@@ -4,10 +4,11 @@ Unknown classes: ``image_label_weights`` [B, C] (0 for a class unknown in
 an image, 1 for a known one; see ``CSODCocoDataset(unlabeled='ignore')``)
 leave a class out of an image instead of counting it as absent. The
 image-level loss weighs each (image, class) term by it; the refinement
-losses take each proposal's softmax over the classes known in its image
-(background always known), :func:`known_class_probs`, so an unknown class
-is neither a target nor a negative there. None: every class is known, and
-the losses compute exactly what they compute without the argument.
+losses merge an image's unknown classes into background
+(:func:`.unknown_classes.merge_unknown_probs`): a background proposal may
+be an unknown class, a proposal of a class is none of the others. None:
+every class is known, and the losses compute exactly what they compute
+without the argument.
 """
 from typing import Optional
 
@@ -15,33 +16,7 @@ import torch
 from mmdet.registry import MODELS
 from torch import Tensor, nn
 
-
-def known_class_probs(probs: Tensor, image_label_weights: Optional[Tensor],
-                      img_inds: Tensor) -> Tensor:
-    """Each proposal's probabilities over the classes known in its image.
-
-    ``p'[r, j] = p[r, j] / sum_{k known} p[r, k]`` for a known column j (the
-    background column, last, is always known) and 0 for an unknown one:
-    for softmax probabilities, the softmax over the known columns' logits,
-    i.e. the class's column removed for that image. Its logit then gets no
-    gradient from ``p'`` (up to rounding).
-
-    Args:
-        probs (Tensor): [N, C + 1] softmax probabilities, background last.
-        image_label_weights (Tensor, optional): [B, C], > 0 for a known
-            class of the image. None: ``probs`` itself is returned.
-        img_inds (Tensor): [N] long image index of each proposal.
-
-    Returns:
-        Tensor: [N, C + 1].
-    """
-    if image_label_weights is None:
-        return probs
-    known = image_label_weights > 0
-    known = torch.cat([known, known.new_ones((len(known), 1))], 1)[img_inds]
-    masked = probs * known.to(probs.dtype)
-    return masked / masked.sum(
-        1, keepdim=True).clamp(min=torch.finfo(probs.dtype).tiny)
+from .unknown_classes import merge_unknown_probs
 
 
 @MODELS.register_module()
@@ -112,8 +87,10 @@ class WeightedRefineLoss(nn.Module):
     """Weighted softmax cross-entropy of OICR's refinement branches.
 
     ``loss = -1/R sum_r w_r log p[r, y_r]`` for each image, averaged over
-    the images of the batch; with ``image_label_weights``, ``p`` is the
-    softmax over the classes known in the image (:func:`known_class_probs`).
+    the images of the batch. With ``image_label_weights`` the classes
+    unknown in an image are merged into its background column
+    (:func:`merge_unknown_probs`): a background target is then the set
+    {background, unknown classes}, ``-log(p_bg + sum_u p_u)``.
 
     Args:
         eps (float): Clamp of the probabilities. Defaults to 1e-6.
@@ -142,9 +119,9 @@ class WeightedRefineLoss(nn.Module):
             img_inds (Tensor): [N] image index of each proposal.
             num_imgs (int): Images in the batch.
             image_label_weights (Tensor, optional): [B, C], 0 for a class
-                unknown in the image (its column left out of the softmax).
+                unknown in the image (merged into background there).
         """
-        probs = known_class_probs(probs, image_label_weights, img_inds)
+        probs = merge_unknown_probs(probs, image_label_weights, img_inds)
         p = probs.gather(1, labels[:, None]).squeeze(1).clamp(min=self.eps)
         per_prop = -weights * p.log()
         counts = torch.bincount(img_inds, minlength=num_imgs).clamp(min=1)

@@ -5,7 +5,7 @@ import torch
 from mmdet.registry import MODELS
 from torch import Tensor, nn
 
-from .mil_losses import known_class_probs
+from .unknown_classes import merge_unknown_probs
 
 
 @MODELS.register_module()
@@ -22,9 +22,10 @@ class PCLLoss(nn.Module):
     and the loss is the mean of ``L_i`` over the ``num_imgs`` images.
     Probabilities (the cluster means too) are clamped to ``eps`` before the
     log; an empty cluster (``M_m = 0``) adds nothing. With
-    ``image_label_weights``, ``p`` is the softmax over the classes known in
-    the proposal's image (:func:`known_class_probs`): an unknown class is
-    neither a cluster's class nor pushed down. The targets are what
+    ``image_label_weights`` the classes unknown in an image are merged into
+    its background column (:func:`merge_unknown_probs`): a background
+    proposal may be an unknown class, a cluster's proposals are its class
+    and no other. The targets are what
     :func:`mmdet_csod.models.utils.pcl_clusters.pcl_targets` returns.
 
     Args:
@@ -64,12 +65,12 @@ class PCLLoss(nn.Module):
             img_inds (Tensor): [N] image index of each proposal.
             num_imgs (int): Images in the batch.
             image_label_weights (Tensor, optional): [B, C], 0 for a class
-                unknown in the image (its column left out of the softmax).
+                unknown in the image (merged into background there).
 
         Returns:
             Tensor: scalar loss.
         """
-        probs = known_class_probs(probs, image_label_weights, img_inds)
+        probs = merge_unknown_probs(probs, image_label_weights, img_inds)
         num_classes = probs.size(1) - 1
         num_clusters = len(cluster_labels)
         counts = torch.bincount(img_inds, minlength=num_imgs).clamp(min=1)

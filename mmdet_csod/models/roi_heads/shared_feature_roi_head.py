@@ -11,6 +11,8 @@ from mmdet.structures.bbox import bbox2roi, get_box_tensor
 from mmdet.utils import InstanceList
 from torch import Tensor
 
+from ..losses.unknown_classes import merge_unknown_logits
+
 
 @MODELS.register_module()
 class SharedFeatureRoIHead(StandardRoIHead):
@@ -35,6 +37,15 @@ class SharedFeatureRoIHead(StandardRoIHead):
       novel class). They are never sampled as background (their
       assignment is set to "ignore" when it would be negative); they can
       still be positives of a ground-truth or pseudo box.
+    * ``image_label_weights`` [B, C]: 0 for a class unknown in an image (a
+      partial source, ``CSODCocoDataset(unlabeled='ignore')``: novel
+      classes in a box-source image, base classes in a tagged one). The
+      classification loss merges those classes into background for the
+      image's proposals (:func:`merge_unknown_logits`): a proposal sampled
+      as background may be an object of an unknown class and is not taught
+      that it is none (``-log(p_bg + sum_u p_u)``); a positive is its class
+      and no other. A class with a box in the image (ground truth or
+      pseudo box) is known there. The box regression is unchanged.
 
     Without shared features (``bbox_roi_extractor`` given, the "Two Branch"
     baseline) and without these arguments it is exactly a
@@ -96,7 +107,8 @@ class SharedFeatureRoIHead(StandardRoIHead):
              rpn_results_list: InstanceList,
              batch_data_samples: SampleList,
              proposal_feats: Optional[List[Tensor]] = None,
-             unlabelled: Optional[List[Tensor]] = None) -> dict:
+             unlabelled: Optional[List[Tensor]] = None,
+             image_label_weights: Optional[Tensor] = None) -> dict:
         """Assign, sample and compute the detection losses.
 
         Args:
@@ -109,10 +121,20 @@ class SharedFeatureRoIHead(StandardRoIHead):
                 feature function (requires :meth:`share_features`).
             unlabelled (list[Tensor], optional): Per image bool [R_i]:
                 proposals never taken as background.
+            image_label_weights (Tensor, optional): [B, C] over this head's
+                classes, 0 for a class unknown in the image (merged into
+                background by the classification loss). None: all known.
 
         Returns:
             dict: ``loss_cls``, ``loss_bbox`` and ``acc``.
         """
+        if image_label_weights is not None and tuple(
+                image_label_weights.shape) != (len(rpn_results_list),
+                                               self.bbox_head.num_classes):
+            raise ValueError(
+                f'image_label_weights {tuple(image_label_weights.shape)} '
+                f'must be [images, classes] = [{len(rpn_results_list)}, '
+                f'{self.bbox_head.num_classes}]')
         if proposal_feats is not None and self._feature_fn is None:
             raise RuntimeError('proposal_feats need share_features(): '
                                'this head pools its own RoI features')
@@ -122,6 +144,9 @@ class SharedFeatureRoIHead(StandardRoIHead):
             if per_img is not None and [len(t) for t in per_img] != counts:
                 raise ValueError(f'{name} must hold one row per proposal')
         gt_list, ignore_list, _ = unpack_gt_instances(batch_data_samples)
+        if image_label_weights is not None:
+            image_label_weights = self.boxed_classes_known(
+                image_label_weights, gt_list)
         sampling_results = []
         for i, rpn_results in enumerate(rpn_results_list):
             priors = rpn_results.clone()
@@ -144,21 +169,36 @@ class SharedFeatureRoIHead(StandardRoIHead):
             sampled_feats = self.sampled_features(
                 x, sampling_results, proposal_feats,
                 [get_box_tensor(g.bboxes) for g in gt_list])
-        return self.bbox_loss(x, sampling_results,
-                              sampled_feats)['loss_bbox']
+        return self.bbox_loss(x, sampling_results, sampled_feats,
+                              image_label_weights)['loss_bbox']
+
+    @staticmethod
+    def boxed_classes_known(image_label_weights: Tensor,
+                            gt_list: InstanceList) -> Tensor:
+        """[B, C] weights with every class that has a box in the image
+        (ground truth or pseudo) known there: a box is its class's target,
+        which must not be merged away."""
+        weights = image_label_weights.clone()
+        for i, gt in enumerate(gt_list):
+            weights[i, gt.labels.to(weights.device).long()] = 1
+        return weights
 
     def bbox_loss(self,
                   x: Tuple[Tensor],
                   sampling_results: List[SamplingResult],
-                  sampled_feats: Optional[Tensor] = None) -> dict:
+                  sampled_feats: Optional[Tensor] = None,
+                  image_label_weights: Optional[Tensor] = None) -> dict:
         """StandardRoIHead's bbox loss; ``sampled_feats`` [N, D] are the
-        features of the sampled RoIs in their order, when precomputed."""
+        features of the sampled RoIs in their order, when precomputed;
+        ``image_label_weights`` [B, C] as in :meth:`loss`. The returned
+        ``cls_score`` [N, C + 1] is the head's, before any merge."""
         rois = bbox2roi([res.priors for res in sampling_results])
         feats = self.roi_features(x, rois) if sampled_feats is None \
             else sampled_feats
         cls_score, bbox_pred = self.bbox_head(feats)
         out = self.bbox_head.loss_and_target(
-            cls_score=cls_score,
+            cls_score=merge_unknown_logits(cls_score, image_label_weights,
+                                           rois[:, 0].long()),
             bbox_pred=bbox_pred,
             rois=rois,
             sampling_results=sampling_results,

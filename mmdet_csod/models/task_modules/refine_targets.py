@@ -13,11 +13,11 @@ takes them.
 
 Unknown classes (``image_label_weights`` [B, C], 0 for a class unknown in
 an image): such a class is not present, so it seeds nothing; the targets
-carry the weights, and the loss takes each proposal's softmax over the
-classes known in its image (the class's column removed for every proposal
-of that image), so it is not a negative either: its logit gets no gradient
-from that image. Proposals on an unknown object become background among
-the known classes, as they would in a head that does not have the class.
+carry the weights, and the loss merges the image's unknown classes into
+its background column (:mod:`mmdet_csod.models.losses.unknown_classes`):
+a background proposal (which may be an unknown object) is not pushed away
+from the unknown classes, a proposal of a known class is pushed away from
+every other class, unknown ones included.
 """
 import inspect
 from abc import ABCMeta, abstractmethod
@@ -154,8 +154,8 @@ class BaseRefineTargets(nn.Module, metaclass=ABCMeta):
                 boxes (``bboxes`` [G_i, 4], ``labels`` [G_i]) as seeds.
             image_label_weights (Tensor, optional): [B, C], 0 for a class
                 unknown in the image: never a seed (a label of weight 0
-                counts as not present), and left out of the loss's
-                softmax for that image. None: every class known.
+                counts as not present), and merged into background by the
+                loss for that image. None: every class known.
 
         Returns:
             ``result_type``: the targets of the batch.
