@@ -89,11 +89,13 @@ def main(argv=None):
 def cli(argv=None):
     """``main``, with the project's input errors as one message and exit
     status 1 instead of a traceback."""
+    from mmdet_csod.datasets.transforms import BadImageLimitError
     from mmdet_csod.engine.hooks import ClassSplitMismatchError
     from mmdet_csod.utils import CheckpointError
     try:
         return main(argv)
-    except (CheckpointError, ClassSplitMismatchError) as exc:
+    except (CheckpointError, ClassSplitMismatchError,
+            BadImageLimitError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         raise SystemExit(1)
 

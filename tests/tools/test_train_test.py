@@ -1,12 +1,16 @@
 """tools/train.py, --resume, tools/test.py and mmdet's own train.py."""
 import glob
 import json
+import os
 import os.path as osp
+import shutil
+import subprocess
+import sys
 
 import mmdet
 import pytest
 import torch
-from conftest import loader_options, run_tool
+from conftest import REPO_ROOT, loader_options, run_tool
 
 CONFIG = 'configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py'
 
@@ -76,3 +80,30 @@ def test_mmdet_installed_train_tool_runs_project_config(
         str(tmp_path), '--cfg-options', *_options(synthetic_root, 1)
     ])
     assert glob.glob(osp.join(tmp_path, 'epoch_1.pth'))
+
+
+def test_bad_training_images_stop_with_one_message(synthetic_root, tmp_path):
+    """Eight truncated training images, more than the dataset allows:
+    tools/train.py stops with its list of bad images as one message and
+    exit status 1, not a traceback."""
+    root = tmp_path / 'bad'
+    shutil.copytree(synthetic_root, root)
+    names = sorted(os.listdir(root / 'train'))[:8]
+    for name in names:
+        path = root / 'train' / name
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+    proc = subprocess.run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        *_options(str(root) + '/', 1)
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-3000:]
+    assert 'Traceback' not in out, out[-3000:]
+    err = out[out.index('error: '):]
+    assert 'bad training image(s), more than max_bad_images' in err
+    assert 'truncated JPEG' in err and 'check_data.py' in err
