@@ -187,3 +187,15 @@ def synthetic_root(tmp_path_factory):
     """A small generated dataset, made once per test session by the CLI."""
     out = tmp_path_factory.mktemp('synthetic')
     return make_synthetic(out, 24, 8, seed=3, workers=2) + '/'
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: small models and convs run far
+    faster so than on cores other jobs share (``pytestmark =
+    pytest.mark.usefixtures('one_thread')`` for a whole module)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

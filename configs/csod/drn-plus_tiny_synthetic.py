@@ -26,14 +26,8 @@ model = dict(
             test_cfg=dict(max_per_img=3))))
 
 train_cfg = dict(max_epochs=3, val_interval=3)
+# the tiny schedule's warm-up and cosine, the cosine over three epochs
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=3,
-        eta_min=2e-4,
-        begin=0,
-        end=3,
-        by_epoch=True,
-        convert_to_iter_based=True)
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], T_max=3, end=3)
 ]

@@ -18,12 +18,7 @@ CONFIG = osp.join(REPO_ROOT, 'configs', 'csod', 'drn_tiny_synthetic.py')
 NOVEL = [5, 6, 7, 8, 9]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

@@ -20,13 +20,7 @@ NUM_CLASSES = 10
 NOVEL = [5, 6, 7, 8, 9]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run far faster on one thread than on shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _cfg(root=None):

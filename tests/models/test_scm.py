@@ -10,14 +10,7 @@ from mmdet_csod.models.scm import (HeatmapFCOS, ProposalFCRegressor,
 from mmdet_csod.models.utils import synthesize_heatmap
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convs run far faster on one thread than on cores that other
-    jobs share."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _gt(boxes):

@@ -15,12 +15,7 @@ from mmdet_csod.models.scm import (BoxInputs, HeatmapFCOS, HeatmapInputs,
 from mmdet_csod.models.utils import synthesize_heatmap
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _case(seed=0):

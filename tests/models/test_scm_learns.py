@@ -6,12 +6,7 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _sample(gen, n_img):
