@@ -54,6 +54,7 @@ class MILBBoxHead(BaseModule):
       proposal may be the unknown class, a proposal of a known class is
       no other. No target is ever the unknown class (see
       :mod:`mmdet_csod.models.task_modules.refine_targets`).
+
     Args:
         in_channels (int): Proposal feature size D.
         num_classes (int): Number of classes C the head learns.
