@@ -199,3 +199,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def load_cli(name):
+    """A tools/dataset_converters script as a module (its ``main(argv)``),
+    loaded from its file."""
+    import importlib.util
+    path = osp.join(REPO_ROOT, 'tools', 'dataset_converters', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'cli_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -34,6 +34,22 @@ class MemberLayout:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
+def _npy_header(f, path: str, name: str) -> Tuple[tuple, bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of the .npy header at ``f``'s
+    position (format 1.0 or 2.0), ``f`` left at the data; a ValueError
+    naming the file and member otherwise."""
+    try:
+        version = npformat.read_magic(f)
+        if version == (1, 0):
+            return npformat.read_array_header_1_0(f)
+        if version == (2, 0):
+            return npformat.read_array_header_2_0(f)
+        raise ValueError(f'.npy format version {version}')
+    except ValueError as e:
+        raise ValueError(f'{path}: member {name}: not a readable .npy '
+                         f'member ({e})') from e
+
+
 def member_layout(path: str, zf: zipfile.ZipFile,
                   name: str) -> Optional[MemberLayout]:
     """The layout of member ``name`` (without '.npy') of an open ``.npz``.
@@ -56,17 +72,7 @@ def member_layout(path: str, zf: zipfile.ZipFile,
         start = info.header_offset + _LOCAL_HEADER.size + fields[9] + \
             fields[10]
         f.seek(start)
-        try:
-            version = npformat.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = npformat.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran, dtype = npformat.read_array_header_2_0(f)
-            else:
-                raise ValueError(f'.npy format version {version}')
-        except ValueError as e:
-            raise ValueError(f'{path}: member {name}: not a readable .npy '
-                             f'member ({e})') from e
+        shape, fortran, dtype = _npy_header(f, path, name)
         offset = f.tell()
     if dtype.hasobject:
         raise ValueError(f'{path}: member {name} holds Python objects '
@@ -250,17 +256,10 @@ def iter_member_chunks(path: str, zf: zipfile.ZipFile, name: str,
     """
     stream = zf.open(name + '.npy')
     try:
-        version = npformat.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = npformat.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, fortran, dtype = npformat.read_array_header_2_0(stream)
-        else:
-            raise ValueError(f'.npy format version {version}')
-    except ValueError as e:
+        shape, fortran, dtype = _npy_header(stream, path, name)
+    except ValueError:
         stream.close()
-        raise ValueError(f'{path}: member {name}: not a readable .npy member '
-                         f'({e})') from e
+        raise
     if dtype.hasobject or (fortran and len(shape) > 1):
         stream.close()
         raise ValueError(f'{path}: member {name}: dtype {dtype}, fortran '

@@ -17,14 +17,12 @@ exclusive) elsewhere, in pixels.
 import json
 import os
 import os.path as osp
-import sys
-import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from ..datasets.converters._common import pool_context
+from ..datasets.converters._common import Progress, pool_context
 from ..datasets.converters.selective_search import selective_search
 from ..datasets.proposals import proposal_key, save_proposals
 from .objects import CLASSES
@@ -79,40 +77,6 @@ def _image_job(job: Tuple[str, int, int, int, Optional[int]]) -> Dict:
 
 def _init_worker() -> None:
     cv2.setNumThreads(1)
-
-
-class _Progress:
-    """mmengine's ProgressBar when available, else a periodic print."""
-
-    def __init__(self, total: int, title: str, enabled: bool):
-        self.total, self.done, self.title = total, 0, title
-        self.enabled, self.bar, self.t0 = enabled, None, time.time()
-        self.next_print = 0
-        if enabled:
-            print(f'{title}: {total} images', flush=True)
-            try:
-                from mmengine.utils import ProgressBar
-                self.bar = ProgressBar(total)
-            except ImportError:
-                pass
-
-    def update(self) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.update()
-        elif self.done >= self.next_print or self.done == self.total:
-            print(
-                f'  {self.done}/{self.total} '
-                f'({time.time() - self.t0:.0f}s)',
-                flush=True)
-            self.next_print = self.done + max(1, self.total // 10)
-
-    def close(self) -> None:
-        if self.enabled and self.bar is not None:
-            sys.stdout.write('\n')
-            sys.stdout.flush()
 
 
 def _coco_dict(results: Sequence[Dict], info: Dict) -> Dict:
@@ -185,7 +149,9 @@ def generate_split(out_dir: str,
     if workers is None:
         workers = os.cpu_count() or 1
     workers = max(1, min(int(workers), num_images))
-    bar = _Progress(num_images, f'synthetic {split}', progress)
+    if progress:
+        print(f'synthetic {split}: {num_images} images', flush=True)
+    bar = Progress(num_images, progress)
     results: List[Dict] = []
     if workers == 1:
         for job in jobs:

@@ -1,14 +1,13 @@
 """Small files in the real formats of the image-level label importers,
 written on the fly: images, OpenImages CSVs, class folders, COCO jsons."""
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from conftest import load_cli  # noqa: F401  (the importer tests use it)
 
-REPO = Path(__file__).resolve().parents[2]
 
 OI_HEADER = ['ImageID', 'Source', 'LabelName', 'Confidence']
 # LabelName -> DisplayName as in OpenImages' class-descriptions.csv
@@ -63,15 +62,6 @@ def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
     return path
-
-
-def load_cli(name):
-    """A tools/dataset_converters script as a module (its ``main(argv)``)."""
-    path = REPO / 'tools' / 'dataset_converters' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'cli_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def labels_by_name(coco, img, field):

@@ -1,18 +1,16 @@
 """OICR / Fast R-CNN Selective Search .mat -> project npz."""
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
+from conftest import load_cli
 
 from mmdet_csod.datasets.converters.oicr_mat import (convert_oicr_mat,
                                                      oicr_boxes_to_xyxy,
                                                      read_oicr_mat)
 from mmdet_csod.datasets.proposals import load_proposal_file
 
-REPO = Path(__file__).resolve().parents[2]
 
 # 1-based inclusive y1, x1, y2, x2, as in the OICR files
 MAT_BOXES = {
@@ -61,14 +59,6 @@ VOC_NAMES = [
     'VOC2007/JPEGImages/000005.jpg', 'VOC2007/JPEGImages/000007.jpg',
     'VOC2007/JPEGImages/000009.jpg'
 ]
-
-
-def load_cli(name):
-    path = REPO / 'tools' / 'dataset_converters' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'cli_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_read_cells(tmp_path):

@@ -1,5 +1,4 @@
 """pcl.pytorch / wetectron proposal pickles -> project npz."""
-import importlib.util
 import json
 import os
 import pickle
@@ -8,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_cli
 
 from mmdet_csod.datasets.converters.pickled_proposals import (
     convert_pickled_proposals, detectron_boxes_to_xyxy, load_restricted_pickle,
     read_pickled_proposals)
 from mmdet_csod.datasets.proposals import load_proposal_file
 
-REPO = Path(__file__).resolve().parents[2]
 
 # 0-based x1, y1, x2, y2 with inclusive x2/y2 (Detectron)
 SRC = {
@@ -85,14 +84,6 @@ def write_py2_style_pickle(path, obj):
     assert b'_codecs' not in raw and b'numpy.core.multiarray' in raw
     Path(path).write_bytes(raw)
     return str(path)
-
-
-def load_cli(name):
-    path = REPO / 'tools' / 'dataset_converters' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'cli_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def check_round_trip(result, with_scores=True):

@@ -1,6 +1,5 @@
 """Selective Search tool: parallel, sharded, resumable
 (mmdet_csod/datasets/converters/ss_runner.py + CLI)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import load_cli
 
 from mmdet_csod.datasets.converters.selective_search import selective_search
 from mmdet_csod.datasets.converters.ss_runner import (images_from_ann,
@@ -17,7 +17,6 @@ from mmdet_csod.datasets.converters.ss_runner import (images_from_ann,
                                                       shard_path)
 from mmdet_csod.datasets.proposals import load_proposal_file, save_proposals
 
-REPO = Path(__file__).resolve().parents[2]
 N_IMAGES = 5
 OLD_MTIME = 1_000_000_000
 
@@ -45,14 +44,6 @@ def img_dir(tmp_path):
         draw_image(folder / f'img_{k}.png', k)
     (folder / 'notes.txt').write_text('not an image')
     return folder
-
-
-def load_cli(name):
-    path = REPO / 'tools' / 'dataset_converters' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'cli_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def as_dict(path):

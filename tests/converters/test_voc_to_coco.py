@@ -1,15 +1,14 @@
 """VOC XML -> COCO json (mmdet_csod/datasets/converters/voc.py + CLI)."""
-import importlib.util
 import json
 import os.path as osp
 from pathlib import Path
 
 import pytest
+from conftest import load_cli
 
 from mmdet_csod.datasets.converters.voc import (VOC_CLASSES, parse_voc_xml,
                                                 voc_to_coco)
 
-REPO = Path(__file__).resolve().parents[2]
 
 # (name, xmin, ymin, xmax, ymax, difficult or None for no <difficult> tag)
 IMAGES = {
@@ -56,14 +55,6 @@ def write_devkit(root: Path, images=IMAGES, sets=SETS):
 @pytest.fixture
 def devkit(tmp_path):
     return write_devkit(tmp_path / 'VOCdevkit')
-
-
-def load_cli(name):
-    path = REPO / 'tools' / 'dataset_converters' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'cli_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_images_categories_and_ids(devkit):

@@ -1,6 +1,8 @@
 """Shared inputs of the refinement-target tests: pcl.pytorch's PCL
-settings and a seeded batch of random proposals with features."""
+settings, a seeded batch of random proposals with features and a small
+MIL head."""
 import torch
+from mmdet.registry import MODELS
 
 # pcl.pytorch's defaults (configs/wsod/pcl_*.py use the same)
 PCL_CFG = dict(
@@ -23,3 +25,17 @@ def random_batch(seed=0, nums=(30, 20), feat_dim=16):
             torch.cat([xy, xy + torch.rand(n, 2, generator=g) * 40 + 4], 1))
     feats = torch.randn(sum(nums), feat_dim, generator=g)
     return proposals, feats
+
+
+def mil_head(refine_targets, num_classes=3, num_refine=2, in_channels=16):
+    """A seeded, initialised ``MILBBoxHead`` on [N, in_channels] features."""
+    torch.manual_seed(0)
+    head = MODELS.build(
+        dict(
+            type='MILBBoxHead',
+            in_channels=in_channels,
+            num_classes=num_classes,
+            num_refine=num_refine,
+            refine_targets=refine_targets))
+    head.init_weights()
+    return head

@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 import torch
-from _refine_batch import PCL_CFG, random_batch
+from _refine_batch import PCL_CFG, mil_head, random_batch
 from conftest import REPO_ROOT
 from mmdet.registry import MODELS, TASK_UTILS
 from mmengine.config import Config
@@ -21,19 +21,6 @@ def _batch(seed=0, nums=(30, 20)):
     return proposals, feats, labels
 
 
-def _head(refine_targets, num_refine=2):
-    torch.manual_seed(0)
-    head = MODELS.build(
-        dict(
-            type='MILBBoxHead',
-            in_channels=16,
-            num_classes=3,
-            num_refine=num_refine,
-            refine_targets=refine_targets))
-    head.init_weights()
-    return head
-
-
 def _img_inds(proposals):
     return torch.cat([
         torch.full((len(p), ), i, dtype=torch.long)
@@ -45,8 +32,8 @@ def test_pcl_head_from_one_field_matches_the_functions():
     """The OICR head with only refine_targets changed is PCL: its losses
     and gradients are pcl_targets + PCLLoss on each previous branch."""
     proposals, feats, labels = _batch()
-    oicr = _head(dict(type='OICRTargets'))
-    head = _head(dict(type='PCLTargets', **PCL_CFG))
+    oicr = mil_head(dict(type='OICRTargets'))
+    head = mil_head(dict(type='PCLTargets', **PCL_CFG))
     assert isinstance(head.refine_targets, PCLTargets)
     assert isinstance(head.refine_targets.loss_refine, PCLLoss)
     # the same parameters: only the targets and the loss differ
@@ -86,7 +73,7 @@ def test_pcl_head_from_one_field_matches_the_functions():
 ])
 def test_oicr_head_matches_the_functions(options):
     proposals, feats, labels = _batch(1)
-    head = _head(dict(type='OICRTargets', **options), num_refine=1)
+    head = mil_head(dict(type='OICRTargets', **options), num_refine=1)
     outs = head(feats, [len(p) for p in proposals])
     loss = head.loss(outs, proposals, labels)['loss_refine0']
     per_img = [
@@ -151,11 +138,11 @@ def test_unknown_or_string_refine_targets_are_clear_errors():
             KeyError,
             match='NoSuchTargets is not in the '
             'mmdet::task util registry'):
-        _head(dict(type='NoSuchTargets'))
+        mil_head(dict(type='NoSuchTargets'))
     with pytest.raises(TypeError, match=r"dict\(type='PCLTargets'\).*'pcl'"):
-        _head('pcl')
+        mil_head('pcl')
     with pytest.raises(TypeError, match='not a BaseRefineTargets'):
-        _head(dict(type='MaxIoUAssigner', pos_iou_thr=.5, neg_iou_thr=.5))
+        mil_head(dict(type='MaxIoUAssigner', pos_iou_thr=.5, neg_iou_thr=.5))
     with pytest.raises(TypeError, match='pcl_cfg'):
         MODELS.build(dict(type='MILBBoxHead', num_classes=3, pcl_cfg=dict()))
     with pytest.raises(ValueError, match='weight_mode'):
@@ -173,7 +160,7 @@ def test_state_dict_is_the_head_parameters_only():
     """Published checkpoints keep loading: the generator and its loss have
     no parameters or buffers."""
     for targets in (dict(type='OICRTargets'), dict(type='PCLTargets')):
-        keys = set(_head(targets).state_dict())
+        keys = set(mil_head(targets).state_dict())
         assert keys == {
             f'{fc}.{p}'
             for fc in ('fc_cls', 'fc_det', 'fc_refine.0', 'fc_refine.1')

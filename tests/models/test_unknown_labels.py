@@ -4,8 +4,7 @@ absent."""
 import pytest
 import torch
 import torch.nn.functional as F
-from _refine_batch import PCL_CFG, random_batch
-from mmdet.registry import MODELS
+from _refine_batch import PCL_CFG, mil_head, random_batch
 from mmdet.structures import DetDataSample
 
 from mmdet_csod.models.losses import (MILLoss, PCLLoss, WeightedRefineLoss,
@@ -58,19 +57,6 @@ def test_unknown_class_gets_no_gradient_from_the_mil_loss():
     assert (logits.grad[weights > 0] != 0).all()
 
 
-def _head(num_classes, refine_targets, num_refine=2):
-    torch.manual_seed(0)
-    head = MODELS.build(
-        dict(
-            type='MILBBoxHead',
-            in_channels=16,
-            num_classes=num_classes,
-            num_refine=num_refine,
-            refine_targets=refine_targets))
-    head.init_weights()
-    return head
-
-
 def _merged_nll(probs, y, unknown):
     """Per proposal -log p[y], background targets -log(p_bg + sum_u p_u)
     (``unknown`` [N, C] bool), written out by hand."""
@@ -96,7 +82,7 @@ def test_masked_head_scores_every_class_and_drops_the_unknown_terms(
     labels = torch.tensor([[1., 0, 0, 1], [0., 0, 1, 0]])
     weights = torch.ones(2, 4)
     weights[:, 1] = 0
-    head = _head(4, refine_targets)
+    head = mil_head(refine_targets, num_classes=4)
     outs = head(feats, nums)
     masked = head.loss(outs, proposals, labels, image_label_weights=weights)
     plain = head.loss(outs, proposals, labels)
@@ -128,7 +114,7 @@ def test_unknown_class_in_the_head_gradients():
     nums = [len(p) for p in proposals]
     labels = torch.tensor([[1., 0, 0], [0., 0, 1]])
     weights = torch.tensor([[1., 0, 1], [1., 0, 1]])
-    head = _head(3, dict(type='OICRTargets'), num_refine=1)
+    head = mil_head(dict(type='OICRTargets'), num_refine=1)
     outs = head(feats, nums)
     for key in ('cls_logits', 'det_probs'):
         outs[key].retain_grad()
@@ -229,7 +215,7 @@ def test_merge_unknown_probs_and_logits():
 
 def test_targets_carry_the_weights_and_seed_no_unknown_class():
     proposals, feats = _batch()
-    head = _head(3, dict(type='OICRTargets'))
+    head = mil_head(dict(type='OICRTargets'))
     outs = head(feats, [len(p) for p in proposals])
     labels = torch.tensor([[1., 1, 0], [0., 1, 0]])
     weights = torch.tensor([[1., 0, 1], [1., 1, 1]])

@@ -1,6 +1,7 @@
 """Helpers shared by the proposal converters: the COCO json side."""
 import json
 import os.path as osp
+import sys
 import warnings
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
@@ -124,3 +125,21 @@ def pool_context(preload: str):
         ctx.set_forkserver_preload([preload])
         return ctx
     return multiprocessing.get_context('spawn')
+
+
+class Progress:
+    """mmengine's ``ProgressBar`` over ``total`` items while ``enabled`` (a
+    no-op otherwise, or for no items); :meth:`close` ends the bar's line."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        from mmengine.utils import ProgressBar
+        self.bar = ProgressBar(total) if enabled and total > 0 else None
+
+    def update(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            sys.stdout.write('\n')
+            sys.stdout.flush()

@@ -20,14 +20,12 @@ import json
 import os
 import os.path as osp
 import shutil
-import sys
-import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..proposals import load_proposal_file, proposal_key, save_proposals
-from ._common import few, load_coco_images, pool_context
+from ._common import Progress, few, load_coco_images, pool_context
 from .selective_search import SS_MODES, selective_search
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
@@ -86,44 +84,6 @@ def _ss_task(
     except Exception as e:
         raise RuntimeError(f'Selective Search failed on {path}: {e}') from e
     return shard, pos, boxes
-
-
-class _Progress:
-    """mmengine's ProgressBar when available, else a line every ~10 s."""
-
-    def __init__(self, total: int, enabled: bool = True) -> None:
-        self.total, self.done, self.enabled = total, 0, enabled and total > 0
-        self.bar = None
-        self.start = self.last = time.time()
-        if not self.enabled:
-            return
-        try:
-            from mmengine.utils import ProgressBar
-            self.bar = ProgressBar(total)
-        except ImportError:
-            print(f'Selective Search on {total} images', flush=True)
-
-    def update(self) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.update()
-            return
-        now = time.time()
-        if now - self.last >= 10 or self.done == self.total:
-            self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / max(rate, 1e-9)
-            print(
-                f'[{self.done}/{self.total}] {rate:.2f} img/s, '
-                f'ETA {eta:.0f} s',
-                flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            sys.stdout.write('\n')
-            sys.stdout.flush()
 
 
 class _RunLock:
@@ -218,7 +178,7 @@ def _run_locked(img_paths: List[str], keys: List[str], out_file: str,
              for j in shards[i]]
 
     buffers: Dict[int, Dict[int, np.ndarray]] = {i: {} for i in todo}
-    bar = _Progress(len(tasks), progress)
+    bar = Progress(len(tasks), progress)
 
     def collect(result: Tuple[int, int, np.ndarray]) -> None:
         i, j, boxes = result
