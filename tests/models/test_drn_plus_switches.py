@@ -311,7 +311,7 @@ def test_pseudo_boxes_with_several_scm_boxes(monkeypatch):
     seen = []
     qids = torch.tensor([0, 1, 2, 0, 2, 2])  # Q = 3 first, then extras
 
-    def predict(props, scores, queries, img_shapes):
+    def predict(props, scores, queries, img_shapes, feats=None):
         seen.append(queries.clone())
         n = len(qids)
         return InstanceData(
@@ -506,7 +506,7 @@ def _gate_case():
 
 
 def _fake_scm_predict(scm_boxes, calls):
-    def predict(proposals, scores, queries, img_shapes):
+    def predict(proposals, scores, queries, img_shapes, feats=None):
         calls.append(queries.clone())
         n = len(scm_boxes)
         qids = torch.cat([torch.arange(len(queries)),
@@ -599,9 +599,9 @@ def test_scm_gate_moves_in_a_training_step(synthetic_root):
     calls = []
     update = model.update_scm_gate
 
-    def recording_update(*args):
+    def recording_update(*args, **kwargs):
         calls.append(model.scm_gate_iou.clone())
-        return update(*args)
+        return update(*args, **kwargs)
 
     model.update_scm_gate = recording_update
     with torch.no_grad():

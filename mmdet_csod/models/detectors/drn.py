@@ -84,6 +84,12 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             base classes' boxes as its seeds for those classes (and no
             novel seed on a base box) instead of their top-scoring
             proposals; False: image labels only, as in the paper.
+        rec_pseudo_seeds (bool): While the pseudo boxes are on, the novel
+            classes' pseudo boxes (the SCM's) are the seeds of their classes
+            in the recognition head's refinement instead of its own
+            top-scoring proposals, so that the recognition head learns the
+            boxes the SCM made of its evidence (beyond the paper); False:
+            as in the paper.
         unlabelled_topk (int, optional): With a value, the ``k`` proposals
             the recognition head scores highest for each novel class present
             in the image are never background for the detection head (see
@@ -110,6 +116,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                  pseudo_gt_enabled: bool = True,
                  unlabelled_topk: Optional[int] = None,
                  rec_box_seeds: bool = False,
+                 rec_pseudo_seeds: bool = False,
                  scm_gate: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -177,6 +184,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                              f'{unlabelled_topk}')
         self.unlabelled_topk = unlabelled_topk
         self.rec_box_seeds = rec_box_seeds
+        self.rec_pseudo_seeds = rec_pseudo_seeds
         self.scm_gate = None
         if scm_gate is not None:
             if scm is None:
@@ -218,31 +226,38 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
         if (w['rec'] > 0 or self.scm is not None or use_pseudo
                 or self.unlabelled_topk is not None):
             rec = self.rec_head.forward_rois(x, rpn_results_list)
+            proposals = [p.detach() for p in rec.proposals]
+            rec_scores = [s.detach() for s in rec.scores]
+            scm_feats = self.scm_feats(batch_inputs, x)
+            pseudo = self.pseudo_boxes(
+                proposals, rec_scores, image_labels, img_shapes,
+                feats=scm_feats) if use_pseudo else None
+            seeds = self.rec_gt_instances(batch_data_samples) \
+                if self.rec_box_seeds else None
+            if self.rec_pseudo_seeds and pseudo is not None:
+                seeds = self.rec_seed_instances(pseudo, seeds)
             rec_losses = self.rec_head.bbox_head.loss(
                 rec.outs,
                 rec.proposals,
                 image_labels[:, self.rec_label_map],
-                self.rec_gt_instances(batch_data_samples)
-                if self.rec_box_seeds else None,
+                seeds,
                 image_label_weights=None if label_weights is None else
                 label_weights[:, self.rec_label_map])
             losses.update(_weighted('rec_', rec_losses, w['rec']))
-            proposals = [p.detach() for p in rec.proposals]
-            rec_scores = [s.detach() for s in rec.scores]
             if self.scm is not None:
                 queries, targets = self.base_queries(batch_data_samples)
                 scm_losses = self.scm.loss(proposals, rec_scores, queries,
-                                           targets, img_shapes)
+                                           targets, img_shapes,
+                                           feats=scm_feats)
                 if self.scm_gate is not None:
                     self.update_scm_gate(proposals, rec_scores, queries,
-                                         targets, img_shapes)
+                                         targets, img_shapes,
+                                         feats=scm_feats)
                 losses.update(_weighted('scm_', scm_losses, w['scm']))
         if w['det'] <= 0:
             return losses
         det_samples = batch_data_samples
         if use_pseudo:
-            pseudo = self.pseudo_boxes(proposals, rec_scores, image_labels,
-                                       img_shapes)
             det_samples = _with_pseudo_gt(batch_data_samples, pseudo)
         unlabelled = None
         if rec is not None and self.unlabelled_topk is not None:
@@ -258,6 +273,21 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             image_label_weights=label_weights)
         losses.update(_weighted('det_', det_losses, w['det']))
         return losses
+
+    def scm_feats(self, batch_inputs: Tensor, x) -> Optional[Tensor]:
+        """What the SCM's inputs part reads besides the heatmaps (its
+        ``feats_from``), detached: the first level of the backbone (neck)
+        features ``x`` [B, C, H_f, W_f], or the preprocessed images
+        ``batch_inputs`` [B, 3, H, W]; None for inputs that need neither."""
+        inputs = getattr(self.scm, 'inputs', None)
+        if inputs is None or not inputs.needs_feats:
+            return None
+        if inputs.feats_from == 'image':
+            return batch_inputs.detach()
+        if inputs.feats_from == 'backbone':
+            return x[0].detach()
+        raise ValueError(f'{type(inputs).__name__}.feats_from must be '
+                         f"'image' or 'backbone', got {inputs.feats_from!r}")
 
     def _proposals_for_training(self, x, batch_data_samples,
                                 losses) -> InstanceList:

@@ -128,9 +128,10 @@ class DRNStagesMixin:
         rec_sc = torch.stack(top_scores) if queries else \
             torch.zeros((0, ), device=dev)
         scm_res = maps = None
+        scm_feats = self.scm_feats(batch_inputs, x)
         if self.scm is not None and queries:
             scm_res = self.scm.predict(rec.proposals, rec.scores, q,
-                                       img_shapes)
+                                       img_shapes, feats=scm_feats)
             if with_heatmaps:
                 maps, _ = self.scm.heatmaps(rec.proposals, rec.scores, q,
                                             img_shapes)
@@ -140,7 +141,8 @@ class DRNStagesMixin:
                   for _ in batch_data_samples]
         if self.pseudo_gt != 'none':
             pseudo = self.pseudo_boxes(rec.proposals, rec.scores,
-                                       image_labels, img_shapes)
+                                       image_labels, img_shapes,
+                                       feats=scm_feats)
         # the detections from the same features (no second backbone pass)
         dets = self.add_pred_to_datasample(
             batch_data_samples,

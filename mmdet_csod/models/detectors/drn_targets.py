@@ -2,7 +2,7 @@
 another: the SCM's base-class queries, the recognition head's box seeds,
 the proposals the detection head must not take as background, and the
 novel classes' pseudo boxes."""
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from mmdet.structures import SampleList
@@ -52,6 +52,27 @@ class DRNTargetsMixin:
                 labels=cols[keep]))
         return out
 
+    def rec_seed_instances(
+            self,
+            pseudo: List[InstanceData],
+            seeds: Optional[InstanceList] = None) -> InstanceList:
+        """Per image the pseudo boxes as seeds of the recognition head's
+        refinement: ``bboxes`` [K_i, 4] and ``labels`` [K_i] as recognition
+        columns, after the image's ``seeds`` (e.g. the base boxes of
+        :meth:`rec_gt_instances`) when given."""
+        col = torch.full((self.num_classes, ), -1, dtype=torch.long)
+        col[self.rec_label_map] = torch.arange(len(self.rec_label_map))
+        out = []
+        for i, p in enumerate(pseudo):
+            cols = col.to(p.labels.device)[p.labels]
+            keep = cols >= 0
+            boxes, labels = p.bboxes[keep].detach(), cols[keep]
+            if seeds is not None:
+                boxes = torch.cat([seeds[i].bboxes.to(boxes), boxes])
+                labels = torch.cat([seeds[i].labels.to(labels), labels])
+            out.append(InstanceData(bboxes=boxes, labels=labels))
+        return out
+
     def unlabelled_proposals(self, rec_scores: List[Tensor],
                              image_labels: Tensor) -> List[Tensor]:
         """Proposals that may hold an object of a novel class present.
@@ -85,7 +106,8 @@ class DRNTargetsMixin:
 
     def pseudo_boxes(self, proposals: List[Tensor], rec_scores: List[Tensor],
                      image_labels: Tensor,
-                     img_shapes: Sequence) -> List[InstanceData]:
+                     img_shapes: Sequence,
+                     feats: Optional[Tensor] = None) -> List[InstanceData]:
         """Pseudo boxes of the novel classes present in each image.
 
         One per class (the paper), or with the SCM's ``max_per_query > 1``
@@ -99,6 +121,8 @@ class DRNTargetsMixin:
             rec_scores (list[Tensor]): per image [R_i, C_rec], detached.
             image_labels (Tensor): [B, C] over all classes.
             img_shapes (Sequence): per image (h, w).
+            feats (Tensor, optional): [B, C, H_f, W_f] for the SCM's inputs
+                (:meth:`DRN.scm_feats`).
 
         Returns:
             list[InstanceData]: per image ``bboxes`` [K_i, 4], global
@@ -115,7 +139,8 @@ class DRNTargetsMixin:
         rec_map = torch.tensor(self.rec_label_map, dtype=torch.long,
                                device=device)
         if self.pseudo_gt == 'scm' and self.scm_earns_its_place():
-            res = self.scm.predict(proposals, rec_scores, q, img_shapes)
+            res = self.scm.predict(proposals, rec_scores, q, img_shapes,
+                                   feats=feats)
             boxes, scores, fallback = res.bboxes, res.scores, \
                 res.from_fallback
             img_ids, labels = res.img_ids.to(device), rec_map[res.labels]
@@ -155,18 +180,21 @@ class DRNTargetsMixin:
     @torch.no_grad()
     def update_scm_gate(self, proposals: List[Tensor],
                         rec_scores: List[Tensor], queries: Tensor,
-                        targets: List[Tensor], img_shapes: Sequence) -> None:
+                        targets: List[Tensor], img_shapes: Sequence,
+                        feats: Optional[Tensor] = None) -> None:
         """Fold a batch's base-class IoUs into ``scm_gate_iou`` [2].
 
         Args:
-            proposals, rec_scores, img_shapes: as for :meth:`pseudo_boxes`.
+            proposals, rec_scores, img_shapes, feats: as for
+                :meth:`pseudo_boxes`.
             queries (Tensor): [Q, 2] base-class queries (image, rec column).
             targets (list[Tensor]): Q ground-truth box sets [K_q, 4].
         """
         if not len(queries):
             return
         scm_boxes = self.scm.predict(proposals, rec_scores, queries,
-                                     img_shapes).bboxes[:len(queries)]
+                                     img_shapes,
+                                     feats=feats).bboxes[:len(queries)]
         rec_boxes = torch.stack([
             proposals[i][rec_scores[i][:, c].argmax()]
             for i, c in queries.tolist()

@@ -1,12 +1,19 @@
 """The spatial correlation module (SCM), its inputs and its detectors."""
+from .extent_fcos_head import ExtentFCOSHead
 from .fc_regressor import ProposalFCRegressor
 from .heatmap_fcos import HeatmapFCOS
+from .scm_feature_inputs import (HeatmapFeatureInputs, HeatmapImageInputs,
+                                 QueryHeatmapsWithFeats,
+                                 features_on_heatmap_grid)
 from .scm_inputs import (BaseSCMInputs, BoxInputs, HeatmapInputs, QueryBatch,
                          QueryBoxes, QueryHeatmaps)
 from .spatial_correlation import SpatialCorrelationModule
 
 __all__ = [
-    'HeatmapFCOS', 'ProposalFCRegressor', 'SpatialCorrelationModule',
+    'HeatmapFCOS', 'ExtentFCOSHead', 'ProposalFCRegressor',
+    'SpatialCorrelationModule',
     'BaseSCMInputs', 'BoxInputs', 'HeatmapInputs', 'QueryBatch', 'QueryBoxes',
-    'QueryHeatmaps'
+    'QueryHeatmaps', 'HeatmapFeatureInputs', 'HeatmapImageInputs',
+    'QueryHeatmapsWithFeats',
+    'features_on_heatmap_grid'
 ]

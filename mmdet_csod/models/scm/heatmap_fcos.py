@@ -83,6 +83,14 @@ class HeatmapFCOS(BaseModule):
             locations whose class score is below ``score_thr`` are dropped
             (the SCM then falls back to the recognition head's box), NMS,
             at most ``max_per_img`` boxes.
+        extent_channels (int): With a value > 0, the last
+            ``extent_channels`` of the ``in_channels`` are image features
+            (:class:`HeatmapFeatureInputs`) for the box extent only: the
+            first ``in_channels - extent_channels`` (the heatmaps) feed the
+            trunk, all of them a second trunk of the same shape, and an
+            :class:`ExtentFCOSHead` takes its class score and centerness
+            from the first, its distances from the second. 0: one trunk on
+            every channel, mmdet's ``FCOSHead``.
         init_cfg (dict): Init of the trunk; the head has its own.
     """
 
@@ -97,6 +105,7 @@ class HeatmapFCOS(BaseModule):
                  norm_cfg: Optional[dict] = None,
                  head: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
+                 extent_channels: int = 0,
                  init_cfg=dict(
                      type='Kaiming', layer='Conv2d', nonlinearity='relu')):
         super().__init__(init_cfg=init_cfg)
@@ -105,27 +114,36 @@ class HeatmapFCOS(BaseModule):
         if not 0 <= num_pools <= num_convs:
             raise ValueError(f'num_pools must be in [0, num_convs='
                              f'{num_convs}], got {num_pools}')
+        if not 0 <= extent_channels < in_channels:
+            raise ValueError(f'extent_channels must be in [0, in_channels='
+                             f'{in_channels}), got {extent_channels}')
         self.in_channels = in_channels
+        self.extent_channels = extent_channels
         self.feat_channels = feat_channels
         self.num_convs = num_convs
         self.num_pools = num_pools
         self.stride = 2**num_pools
 
-        layers = []
-        for i in range(num_convs):
-            layers.append(
-                nn.Conv2d(
-                    in_channels if i == 0 else feat_channels,
-                    feat_channels,
-                    3,
-                    padding=1,
-                    bias=norm_cfg is None))
-            if norm_cfg is not None:
-                layers.append(build_norm_layer(norm_cfg, feat_channels)[1])
-            layers.append(nn.ReLU(inplace=True))
-            if i < num_pools:
-                layers.append(nn.MaxPool2d(2, 2))
-        self.trunk = nn.Sequential(*layers)
+        def trunk(channels_in):
+            layers = []
+            for i in range(num_convs):
+                layers.append(
+                    nn.Conv2d(
+                        channels_in if i == 0 else feat_channels,
+                        feat_channels,
+                        3,
+                        padding=1,
+                        bias=norm_cfg is None))
+                if norm_cfg is not None:
+                    layers.append(
+                        build_norm_layer(norm_cfg, feat_channels)[1])
+                layers.append(nn.ReLU(inplace=True))
+                if i < num_pools:
+                    layers.append(nn.MaxPool2d(2, 2))
+            return nn.Sequential(*layers)
+
+        self.trunk = trunk(in_channels - extent_channels)
+        self.extent_trunk = trunk(in_channels) if extent_channels else None
 
         self.test_cfg = ConfigDict({**DEFAULT_TEST_CFG, **(test_cfg or {})})
         head_cfg = dict(
@@ -157,6 +175,8 @@ class HeatmapFCOS(BaseModule):
                     dict(type='Normal', name='conv_reg', std=0.01, bias=1.)
                 ]))
         head_cfg.update(head or {})
+        if extent_channels:
+            head_cfg.update(type='ExtentFCOSHead')
         head_cfg.update(
             num_classes=1,
             in_channels=feat_channels,
@@ -184,7 +204,11 @@ class HeatmapFCOS(BaseModule):
         pad_h, pad_w = -height % s, -width % s
         if pad_h or pad_w:
             heatmaps = F.pad(heatmaps, (0, pad_w, 0, pad_h))
-        return self.head((self.trunk(heatmaps), ))
+        if self.extent_trunk is None:
+            return self.head((self.trunk(heatmaps), ))
+        where = heatmaps[:, :self.in_channels - self.extent_channels]
+        return self.head((torch.cat(
+            [self.trunk(where), self.extent_trunk(heatmaps)], dim=1), ))
 
     def loss(self, heatmaps: Tensor, batch_gt_instances: InstanceList,
              batch_img_metas: List[dict]) -> Dict[str, Tensor]:

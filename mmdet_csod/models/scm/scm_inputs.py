@@ -15,7 +15,7 @@ it defaults to (``default_inputs``); the SCM checks that they fit.
 """
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from mmdet.registry import TASK_UTILS
 from mmdet.utils import InstanceList
@@ -106,11 +106,22 @@ class BaseSCMInputs(metaclass=ABCMeta):
         """The detector config, as given."""
         return dict(cfg)
 
+    #: whether ``__call__`` needs the image features (``feats``)
+    needs_feats = False
+    #: what a model passes as ``feats`` (with ``needs_feats``): 'backbone'
+    #: (its first feature level) or 'image' (the preprocessed input)
+    feats_from = None
+
     @abstractmethod
-    def __call__(self, queries: Tensor, selected: InstanceList,
-                 sizes: Sequence[Tuple[int, int]], stride: float,
-                 like: Tensor) -> QueryBatch:
-        """The ``batch_type`` batch of the queries."""
+    def __call__(self,
+                 queries: Tensor,
+                 selected: InstanceList,
+                 sizes: Sequence[Tuple[int, int]],
+                 stride: float,
+                 like: Tensor,
+                 feats: Optional[Tensor] = None) -> QueryBatch:
+        """The ``batch_type`` batch of the queries (``feats``: the
+        images' feature map [B, C, Hf, Wf], for parts that use it)."""
 
     @staticmethod
     def _batch_fields(queries: Tensor, selected: InstanceList,
@@ -138,9 +149,13 @@ class BoxInputs(BaseSCMInputs):
 
     batch_type = QueryBoxes
 
-    def __call__(self, queries: Tensor, selected: InstanceList,
-                 sizes: Sequence[Tuple[int, int]], stride: float,
-                 like: Tensor) -> QueryBoxes:
+    def __call__(self,
+                 queries: Tensor,
+                 selected: InstanceList,
+                 sizes: Sequence[Tuple[int, int]],
+                 stride: float,
+                 like: Tensor,
+                 feats: Optional[Tensor] = None) -> QueryBoxes:
         """The batch of the queries.
 
         Args:
@@ -150,6 +165,7 @@ class BoxInputs(BaseSCMInputs):
             sizes (Sequence[tuple]): Q heatmap sizes (h, w).
             stride (float): Image pixels per heatmap pixel.
             like (Tensor): A tensor of the detector's dtype and device.
+            feats (Tensor, optional): Not used.
 
         Returns:
             QueryBoxes: the batch.
@@ -203,11 +219,16 @@ class HeatmapInputs(BaseSCMInputs):
         cfg['in_channels'] = self.num_channels
         return cfg
 
-    def __call__(self, queries: Tensor, selected: InstanceList,
-                 sizes: Sequence[Tuple[int, int]], stride: float,
-                 like: Tensor) -> QueryHeatmaps:
-        """The batch of the queries (arguments of :class:`BoxInputs`);
-        the heatmaps have ``like``'s dtype and device."""
+    def __call__(self,
+                 queries: Tensor,
+                 selected: InstanceList,
+                 sizes: Sequence[Tuple[int, int]],
+                 stride: float,
+                 like: Tensor,
+                 feats: Optional[Tensor] = None) -> QueryHeatmaps:
+        """The batch of the queries (arguments of :class:`BoxInputs`;
+        ``feats`` not used); the heatmaps have ``like``'s dtype and
+        device."""
         fields = self._batch_fields(queries, selected, sizes, stride)
         pad_h, pad_w = fields['metas'][0]['pad_shape'] if sizes else (0, 0)
         heatmaps = like.new_zeros((len(sizes), len(self.modes), pad_h, pad_w))

@@ -122,8 +122,12 @@ class SpatialCorrelationModule(BaseModule):
                 f'{getattr(det_cls, "default_inputs", None)}')
         # the heatmaps that heatmaps() shows (painted for it alone when the
         # detector takes no heatmap)
-        self._painter = self.inputs if isinstance(
-            self.inputs, HeatmapInputs) else HeatmapInputs()
+        # (and without the feature channels of inputs that add them)
+        if isinstance(self.inputs, HeatmapInputs):
+            self._painter = self.inputs if not self.inputs.needs_feats else \
+                HeatmapInputs(self.inputs.modes, self.inputs.normalize)
+        else:
+            self._painter = HeatmapInputs()
         self.detector = MODELS.build(self.inputs.adapt_detector(detector))
 
     @property
@@ -171,7 +175,8 @@ class SpatialCorrelationModule(BaseModule):
                 scores: List[Tensor],
                 queries: Tensor,
                 img_shapes: Sequence,
-                inputs: Optional[BaseSCMInputs] = None) -> QueryBatch:
+                inputs: Optional[BaseSCMInputs] = None,
+                feats: Optional[Tensor] = None) -> QueryBatch:
         """The detector's batch of the queries.
 
         Args:
@@ -181,6 +186,8 @@ class SpatialCorrelationModule(BaseModule):
             img_shapes (Sequence): Per image (h, w).
             inputs (BaseSCMInputs, optional): The inputs part; default: the
                 SCM's ``inputs``.
+            feats (Tensor, optional): [B, C_f, Hf, Wf] the images' feature
+                map, for inputs that use it (``needs_feats``).
 
         Returns:
             QueryBatch: what ``inputs`` gives (:class:`QueryBoxes` for
@@ -195,7 +202,8 @@ class SpatialCorrelationModule(BaseModule):
         ]
         param = next(self.detector.parameters())  # the input's type
         inputs = self.inputs if inputs is None else inputs
-        return inputs(queries, selected, sizes, self.heatmap_stride, param)
+        return inputs(queries, selected, sizes, self.heatmap_stride, param,
+                      feats=feats)
 
     def heatmaps(self, proposals: List[Tensor], scores: List[Tensor],
                  queries: Tensor,
@@ -225,7 +233,8 @@ class SpatialCorrelationModule(BaseModule):
     # ------------------------------------------------------- train / test
     def loss(self, proposals: List[Tensor], scores: List[Tensor],
              queries: Tensor, targets: List[Tensor],
-             img_shapes: Sequence) -> Dict[str, Tensor]:
+             img_shapes: Sequence,
+             feats: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Detector losses on base-class queries.
 
         Args:
@@ -235,13 +244,15 @@ class SpatialCorrelationModule(BaseModule):
             targets (list[Tensor]): Q items, [K_q, 4] ground-truth boxes
                 of the query's class in its image, image pixels.
             img_shapes (Sequence): Per image (h, w).
+            feats (Tensor, optional): [B, C_f, Hf, Wf], see :meth:`prepare`.
 
         Returns:
             dict: The detector's losses (``loss_cls``, ``loss_bbox``,
             ``loss_centerness`` for ``HeatmapFCOS``); with Q = 0 zeros that
             depend on every parameter.
         """
-        batch = self.prepare(proposals, scores, queries, img_shapes)
+        batch = self.prepare(proposals, scores, queries, img_shapes,
+                             feats=feats)
         if len(targets) != len(batch.metas):
             raise ValueError(f'{len(targets)} target sets for '
                              f'{len(batch.metas)} queries')
@@ -257,8 +268,12 @@ class SpatialCorrelationModule(BaseModule):
         return self.detector.loss(batch.detector_inputs, gts, batch.metas)
 
     @torch.no_grad()
-    def predict(self, proposals: List[Tensor], scores: List[Tensor],
-                queries: Tensor, img_shapes: Sequence) -> InstanceData:
+    def predict(self,
+                proposals: List[Tensor],
+                scores: List[Tensor],
+                queries: Tensor,
+                img_shapes: Sequence,
+                feats: Optional[Tensor] = None) -> InstanceData:
         """Pseudo ground-truth boxes of the queries.
 
         The detector's top box (highest score) of each query, scaled back
@@ -276,6 +291,7 @@ class SpatialCorrelationModule(BaseModule):
             scores (list[Tensor]): Per image [R_i, C] recognition scores.
             queries (Tensor): [Q, 2] (image index, class column).
             img_shapes (Sequence): Per image (h, w).
+            feats (Tensor, optional): [B, C_f, Hf, Wf], see :meth:`prepare`.
 
         Returns:
             InstanceData: N >= Q rows, the first box of each query first
@@ -285,7 +301,8 @@ class SpatialCorrelationModule(BaseModule):
             (row of ``queries``), ``img_ids`` [N] and ``labels`` [N]
             (class columns). With ``max_per_query=1``, N = Q.
         """
-        batch = self.prepare(proposals, scores, queries, img_shapes)
+        batch = self.prepare(proposals, scores, queries, img_shapes,
+                             feats=feats)
         queries = batch.queries
         param = next(self.detector.parameters())
         dtype = scores[0].dtype if len(scores) else param.dtype
