@@ -14,9 +14,17 @@
 #   boxes still start after the first (PseudoGTSwitchHook start_epoch=1), so
 #   the detection head and the SCM learn from them for two epochs instead of
 #   one, on the same cosine learning rate stretched over three; the
-#   two-epoch Ours+ is ablations/drn-plus_tiny_synthetic_2e.py.
+#   two-epoch Ours+ is ablations/drn-plus_tiny_synthetic_2e.py;
+# - once the pseudo boxes are on, they are also the seeds of the novel
+#   classes in the recognition head's refinement (rec_pseudo_seeds): the
+#   recognition head had boxed the telling part (a tree's crown, a horse's
+#   head) and the SCM, which sees only its heatmaps, could not recover
+#   the object from it; learning the SCM's boxes, it paints whole objects
+#   into the next heatmaps (ablations/drn-plus_tiny_synthetic_no-pseudo-seeds.py
+#   is the previous Ours+).
 _base_ = './drn_tiny_synthetic.py'
 model = dict(
+    rec_pseudo_seeds=True,
     scm=dict(
         max_per_query=3,
         min_score_ratio=0.5,

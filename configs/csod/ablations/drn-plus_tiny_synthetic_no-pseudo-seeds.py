@@ -1,0 +1,5 @@
+# Ours+ without its pseudo boxes seeding the recognition head's refinement:
+# the novel classes' seeds stay the recognition head's own top-scoring
+# proposals, as in the paper (the Ours+ of the previous round).
+_base_ = '../drn-plus_tiny_synthetic.py'
+model = dict(rec_pseudo_seeds=False)
