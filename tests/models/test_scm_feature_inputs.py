@@ -108,6 +108,11 @@ def test_feature_inputs_name_what_is_missing():
                     feats=torch.zeros((2, 4, 6, 8)))
     with pytest.raises(ValueError, match='feat_channels'):
         HeatmapFeatureInputs(feat_channels=0)
+    with pytest.raises(ValueError, match=r'in_channels=2 does not match the '
+                       r'5 input channels'):
+        SpatialCorrelationModule(
+            inputs=dict(type='HeatmapFeatureInputs', feat_channels=3),
+            detector=dict(type='HeatmapFCOS', in_channels=2))
 
 
 def _part_scene(gen, n_img):

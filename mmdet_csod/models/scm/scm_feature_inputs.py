@@ -9,7 +9,7 @@ from mmdet.registry import TASK_UTILS
 from mmdet.utils import InstanceList
 from torch import Tensor
 
-from .scm_inputs import HeatmapInputs, QueryHeatmaps
+from .scm_inputs import HeatmapInputs, QueryHeatmaps, fixed_detector_arg
 
 
 @dataclass
@@ -111,13 +111,9 @@ class HeatmapFeatureInputs(HeatmapInputs):
         feature channels and ``extent_channels`` = the feature channels
         (:class:`HeatmapFCOS`: the features shape the boxes only; another
         ``extent_channels`` given is an error)."""
-        cfg = super().adapt_detector(cfg)
-        given = cfg.get('extent_channels', self.feat_channels)
-        if given != self.feat_channels:
-            raise ValueError(f'detector extent_channels={given} does not '
-                             f'match feat_channels={self.feat_channels}')
-        cfg['extent_channels'] = self.feat_channels
-        return cfg
+        return fixed_detector_arg(
+            super().adapt_detector(cfg), 'extent_channels',
+            self.feat_channels, f'feat_channels={self.feat_channels}')
 
     def __call__(self,
                  queries: Tensor,

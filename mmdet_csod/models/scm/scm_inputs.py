@@ -82,6 +82,17 @@ class QueryHeatmaps(QueryBatch):
         return self.heatmaps
 
 
+def fixed_detector_arg(cfg: dict, key: str, value, what: str) -> dict:
+    """``cfg`` with ``cfg[key] = value``, an inputs part's fact about the
+    detector; a different value already given is an error naming
+    ``what``."""
+    given = cfg.get(key, value)
+    if given != value:
+        raise ValueError(f'detector {key}={given} does not match {what}')
+    cfg[key] = value
+    return cfg
+
+
 def _metas(sizes: Sequence[Tuple[int, int]], stride: float) -> List[dict]:
     pad_h = max([h for h, _ in sizes], default=0)
     pad_w = max([w for _, w in sizes], default=0)
@@ -210,14 +221,10 @@ class HeatmapInputs(BaseSCMInputs):
     def adapt_detector(self, cfg: dict) -> dict:
         """The detector config with ``in_channels`` = the heatmap channels
         (an ``in_channels`` given otherwise is an error)."""
-        cfg = dict(cfg)
-        given = cfg.get('in_channels', self.num_channels)
-        if given != self.num_channels:
-            raise ValueError(f'detector in_channels={given} does not match '
-                             f'the {self.num_channels} heatmap modes '
-                             f'{self.modes}')
-        cfg['in_channels'] = self.num_channels
-        return cfg
+        return fixed_detector_arg(
+            dict(cfg), 'in_channels', self.num_channels,
+            f'the {self.num_channels} input channels (heatmap modes '
+            f'{self.modes})')
 
     def __call__(self,
                  queries: Tensor,
