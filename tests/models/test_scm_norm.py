@@ -29,9 +29,11 @@ def test_trunk_without_norm_is_unchanged():
                if isinstance(m, torch.nn.Conv2d))
 
 
-def test_ours_plus_is_ours_with_two_scm_switches():
+def test_ours_plus_is_ours_with_two_scm_switches_and_pseudo_seeds():
     ours = Config.fromfile('configs/csod/drn_tiny_synthetic.py').model
     plus = Config.fromfile('configs/csod/drn-plus_tiny_synthetic.py').model
+    assert ours.get('rec_pseudo_seeds', False) is False
+    assert plus.pop('rec_pseudo_seeds') is True
     assert ours.scm.detector.get('norm_cfg') is None
     assert ours.scm.get('max_per_query', 1) == 1
     assert plus.scm.detector.norm_cfg == dict(type='GN', num_groups=8)
