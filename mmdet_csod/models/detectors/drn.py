@@ -203,14 +203,16 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
 
         The step, as public calls with explicit data: backbone features ->
         proposals (given, or the RPN's) -> ``rec_head.forward_rois``
-        (features and scores of every proposal) -> the recognition loss;
-        the SCM's loss on the base classes of the batch (classes unknown in
-        an image, ``image_label_weights`` 0, are neither targets nor
-        negatives of that image's recognition and detection losses); the
-        pseudo boxes
-        of the novel classes (``pseudo_boxes``) and the proposals that must
-        not be background (``unlabelled_proposals``) -> the detection
-        head's loss on the recognition head's features.
+        (features and scores of every proposal) -> the novel classes'
+        pseudo boxes (``pseudo_boxes``, from the detached scores, while
+        they are on) -> the recognition loss (with ``rec_pseudo_seeds``
+        the pseudo boxes seed its refinement); the SCM's loss on the base
+        classes of the batch (classes unknown in an image,
+        ``image_label_weights`` 0, are neither targets nor negatives of
+        that image's recognition and detection losses); the pseudo boxes
+        and the proposals that must not be background
+        (``unlabelled_proposals``) -> the detection head's loss on the
+        recognition head's features.
         """
         self._check_no_novel_boxes(batch_data_samples)
         x = self.extract_feat(batch_inputs)
