@@ -1,12 +1,15 @@
 """A DRN whose SCM also reads the image or the backbone's features (what it
 passes them, in a real training step and in predict_stages), and the
-pseudo boxes as seeds of the recognition head's refinement."""
+pseudo boxes as seeds of the recognition head's refinement and kept off
+boxed base objects."""
 import os.path as osp
 
 import pytest
 import torch
 from conftest import REPO_ROOT, use_data_root
 from mmdet.registry import DATASETS, MODELS
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import set_random_seed
@@ -141,3 +144,53 @@ def test_rec_seed_instances_map_labels_and_follow_base_seeds(synthetic_root):
     both = model.rec_seed_instances(pseudo, base)
     assert both[0].labels.tolist() == [1, 2]
     assert both[0].bboxes[0].tolist() == [2., 2., 8., 8.]
+
+
+def test_scores_off_base_boxes(synthetic_root):
+    model, _ = _model_and_batch(synthetic_root, dict(type='HeatmapInputs'))
+    sample = DetDataSample()
+    # a base box (label 1) and a novel one (label 7, as test data may hold)
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[0., 0., 10., 10.], [20., 20., 30., 30.]]),
+        labels=torch.tensor([1, 7]))
+    props = torch.tensor([[0., 0., 10., 9.],  # the base object
+                          [20., 20., 30., 30.],  # the novel one
+                          [0., 0., 20., 20.]])  # IoU 0.25 with the base box
+    scores = torch.rand(3, 10)
+    out, = model.scores_off_base_boxes([props], [scores], [sample])
+    novel = model.novel_labels
+    assert (out[0, novel] == 0).all()
+    torch.testing.assert_close(out[0, model.base_labels],
+                               scores[0, model.base_labels])
+    torch.testing.assert_close(out[1:], scores[1:])
+    assert scores[0, novel].gt(0).all()  # the input is not changed
+    empty = DetDataSample()
+    out, = model.scores_off_base_boxes([props], [scores], [empty])
+    torch.testing.assert_close(out, scores)
+
+
+def test_pseudo_boxes_off_base_boxes_in_a_training_step(
+        synthetic_root, monkeypatch):
+    model, batch = _model_and_batch(synthetic_root,
+                                    dict(type='HeatmapInputs'))
+    model.pseudo_off_base_boxes = True
+    seen = []
+    boxes = model.pseudo_boxes
+
+    def pseudo_boxes(proposals, scores, *args, **kwargs):
+        seen.append((proposals, scores))
+        return boxes(proposals, scores, *args, **kwargs)
+
+    monkeypatch.setattr(model, 'pseudo_boxes', pseudo_boxes)
+    model.train()
+    model.pseudo_gt_enabled = True
+    data = model.data_preprocessor(batch, True)
+    model(**data, mode='loss')
+    (proposals, scores), = seen
+    zeroed = 0
+    for props, s, sample in zip(proposals, scores, data['data_samples']):
+        iou = bbox_overlaps(props, get_box_tensor(sample.gt_instances.bboxes))
+        on_base = iou.amax(dim=1) >= 0.5
+        assert (s[on_base][:, model.novel_labels] == 0).all()
+        zeroed += int(on_base.sum())
+    assert zeroed > 0

@@ -90,6 +90,11 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             top-scoring proposals, so that the recognition head learns the
             boxes the SCM made of its evidence (beyond the paper); False:
             as in the paper.
+        pseudo_off_base_boxes (bool): A novel class's pseudo boxes are
+            made from recognition scores that are 0 on the proposals of
+            boxed base objects (:meth:`scores_off_base_boxes`): a labelled
+            object is not an unlabelled one (beyond the paper); False: from
+            every proposal, as in the paper.
         unlabelled_topk (int, optional): With a value, the ``k`` proposals
             the recognition head scores highest for each novel class present
             in the image are never background for the detection head (see
@@ -117,6 +122,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                  unlabelled_topk: Optional[int] = None,
                  rec_box_seeds: bool = False,
                  rec_pseudo_seeds: bool = False,
+                 pseudo_off_base_boxes: bool = False,
                  scm_gate: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -185,6 +191,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
         self.unlabelled_topk = unlabelled_topk
         self.rec_box_seeds = rec_box_seeds
         self.rec_pseudo_seeds = rec_pseudo_seeds
+        self.pseudo_off_base_boxes = pseudo_off_base_boxes
         self.scm_gate = None
         if scm_gate is not None:
             if scm is None:
@@ -232,7 +239,11 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             rec_scores = [s.detach() for s in rec.scores]
             scm_feats = self.scm_feats(batch_inputs, x)
             pseudo = self.pseudo_boxes(
-                proposals, rec_scores, image_labels, img_shapes,
+                proposals,
+                self.scores_off_base_boxes(proposals, rec_scores,
+                                           batch_data_samples)
+                if self.pseudo_off_base_boxes else rec_scores,
+                image_labels, img_shapes,
                 feats=scm_feats) if use_pseudo else None
             seeds = self.rec_gt_instances(batch_data_samples) \
                 if self.rec_box_seeds else None

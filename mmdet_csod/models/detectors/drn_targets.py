@@ -104,6 +104,50 @@ class DRNTargetsMixin:
             out.append(flags)
         return out
 
+    def scores_off_base_boxes(self, proposals: List[Tensor],
+                              rec_scores: List[Tensor],
+                              batch_data_samples: SampleList,
+                              iou_thr: float = 0.5) -> List[Tensor]:
+        """Recognition scores whose novel columns are 0 on boxed base
+        objects.
+
+        A proposal that overlaps a base-class ground-truth box of its image
+        at IoU >= ``iou_thr`` is that labelled object, not an unlabelled
+        one (the rule of :func:`oicr_pseudo_labels` for box seeds): it can
+        be neither selected for a novel class's heatmap nor its top box.
+
+        Args:
+            proposals (list[Tensor]): Per image [R_i, 4].
+            rec_scores (list[Tensor]): Per image [R_i, C_rec], detached.
+            batch_data_samples (list[DetDataSample]): ``gt_instances``;
+                only base-class boxes are read.
+            iou_thr (float): The IoU of "the same object".
+
+        Returns:
+            list[Tensor]: Per image [R_i, C_rec], new tensors.
+        """
+        cols = [c for c, g in enumerate(self.rec_label_map)
+                if g in self.novel_labels]
+        base = torch.tensor(self.base_labels, dtype=torch.long)
+        out = []
+        for props, scores, sample in zip(proposals, rec_scores,
+                                         batch_data_samples):
+            gt = sample.get('gt_instances')
+            scores = scores.clone()
+            if gt is None or 'labels' not in gt:  # an image without boxes
+                out.append(scores)
+                continue
+            boxes = get_box_tensor(gt.bboxes)[torch.isin(
+                gt.labels.cpu(), base).to(gt.labels.device)]
+            if len(boxes) and len(props) and cols:
+                on_base = bbox_overlaps(get_box_tensor(props),
+                                        boxes.to(props)).amax(dim=1) >= \
+                    iou_thr
+                scores[:, cols] = scores[:, cols].masked_fill(
+                    on_base[:, None], 0)
+            out.append(scores)
+        return out
+
     def pseudo_boxes(self, proposals: List[Tensor], rec_scores: List[Tensor],
                      image_labels: Tensor,
                      img_shapes: Sequence,
