@@ -32,15 +32,18 @@ def _diff(name):
 def test_ours_plus_switches():
     cfg = Config.fromfile(osp.join(CSOD, 'drn-plus_tiny_synthetic.py'))
     assert cfg.model.rec_pseudo_seeds is True
+    assert cfg.model.pseudo_off_base_boxes is True
     assert cfg.model.scm.max_per_query == 3
     assert cfg.model.scm.detector.norm_cfg == dict(type='GN', num_groups=8)
     assert cfg.train_cfg.max_epochs == 3
     paper = Config.fromfile(osp.join(CSOD, 'drn_tiny_synthetic.py'))
     assert paper.model.get('rec_pseudo_seeds', False) is False
+    assert paper.model.get('pseudo_off_base_boxes', False) is False
 
 
 @pytest.mark.parametrize('name,keys', [
     ('no-pseudo-seeds', {'model.rec_pseudo_seeds'}),
+    ('no-off-base', {'model.pseudo_off_base_boxes'}),
     ('no-gn', {'model.scm.detector.norm_cfg',
                'model.scm.detector.norm_cfg.type',
                'model.scm.detector.norm_cfg.num_groups'}),
