@@ -20,8 +20,8 @@
 #   recognition head had boxed the telling part (a tree's crown, a horse's
 #   head) and the SCM, which sees only its heatmaps, could not recover
 #   the object from it; learning the SCM's boxes, it paints whole objects
-#   into the next heatmaps (ablations/drn-plus_tiny_synthetic_no-pseudo-seeds.py
-#   is the previous Ours+);
+#   into the next heatmaps
+#   (ablations/drn-plus_tiny_synthetic_no-pseudo-seeds.py);
 # - the pseudo boxes are made from recognition scores that are 0 on the
 #   proposals of boxed base objects (pseudo_off_base_boxes): a labelled
 #   object is not an unlabelled one, the rule the box seeds of the
