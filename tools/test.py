@@ -130,7 +130,18 @@ def main(argv=None):
                 },
                 f,
                 indent=2)
+    _close_process_group()
     return metrics
+
+
+def _close_process_group():
+    """End a torchrun job's process group before the interpreter exits (a
+    rank left to tear gloo down at exit sometimes aborted, exit code -6,
+    after its results were written)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def has_ground_truth(dataloader) -> bool:
