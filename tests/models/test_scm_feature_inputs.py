@@ -50,8 +50,10 @@ def test_image_averaged_over_each_heatmap_pixel():
     torch.testing.assert_close(grid, expected)
     inputs = HeatmapImageInputs()
     assert (inputs.feat_channels, inputs.feat_stride) == (3, 1)
-    assert inputs.feats_from == 'image'
-    assert HeatmapFeatureInputs().feats_from == 'backbone'
+    image, level = torch.rand(1, 3, 16, 16), torch.rand(1, 128, 2, 2)
+    assert torch.equal(inputs.feats_of(image, [level]), image)
+    assert torch.equal(HeatmapFeatureInputs().feats_of(image, [level]), level)
+    assert HeatmapInputs().feats_of(image, [level]) is None
 
 
 def test_heatmaps_then_each_querys_image_features():

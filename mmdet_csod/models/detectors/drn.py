@@ -289,18 +289,10 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
 
     def scm_feats(self, batch_inputs: Tensor, x) -> Optional[Tensor]:
         """What the SCM's inputs part reads besides the heatmaps (its
-        ``feats_from``), detached: the first level of the backbone (neck)
-        features ``x`` [B, C, H_f, W_f], or the preprocessed images
-        ``batch_inputs`` [B, 3, H, W]; None for inputs that need neither."""
-        inputs = getattr(self.scm, 'inputs', None)
-        if inputs is None or not inputs.needs_feats:
+        ``feats_of``: the images, the backbone features, or None)."""
+        if self.scm is None:
             return None
-        if inputs.feats_from == 'image':
-            return batch_inputs.detach()
-        if inputs.feats_from == 'backbone':
-            return x[0].detach()
-        raise ValueError(f'{type(inputs).__name__}.feats_from must be '
-                         f"'image' or 'backbone', got {inputs.feats_from!r}")
+        return self.scm.inputs.feats_of(batch_inputs, x)
 
     def _proposals_for_training(self, x, batch_data_samples,
                                 losses) -> InstanceList:

@@ -35,13 +35,19 @@ class DRNTargetsMixin:
         return torch.tensor(queries, dtype=torch.long,
                             device=device).reshape(-1, 2), targets
 
+    def rec_columns(self) -> Tensor:
+        """[C] the recognition column of each global label, -1 for the
+        classes the recognition head does not score."""
+        col = torch.full((self.num_classes, ), -1, dtype=torch.long)
+        col[self.rec_label_map] = torch.arange(len(self.rec_label_map))
+        return col
+
     def rec_gt_instances(self,
                          batch_data_samples: SampleList) -> InstanceList:
         """Per image the base boxes, ``bboxes`` [G_i, 4] and ``labels``
         [G_i] as columns of the recognition head (boxes of classes it does
         not score are left out)."""
-        col = torch.full((self.num_classes, ), -1, dtype=torch.long)
-        col[self.rec_label_map] = torch.arange(len(self.rec_label_map))
+        col = self.rec_columns()
         out = []
         for s in batch_data_samples:
             labels = s.gt_instances.labels
@@ -60,8 +66,7 @@ class DRNTargetsMixin:
         refinement: ``bboxes`` [K_i, 4] and ``labels`` [K_i] as recognition
         columns, after the image's ``seeds`` (e.g. the base boxes of
         :meth:`rec_gt_instances`) when given."""
-        col = torch.full((self.num_classes, ), -1, dtype=torch.long)
-        col[self.rec_label_map] = torch.arange(len(self.rec_label_map))
+        col = self.rec_columns()
         out = []
         for i, p in enumerate(pseudo):
             cols = col.to(p.labels.device)[p.labels]

@@ -86,9 +86,11 @@ class HeatmapFeatureInputs(HeatmapInputs):
 
     batch_type = QueryHeatmapsWithFeats
     needs_feats = True
-    #: what the model passes as ``feats``: its backbone's (neck's) first
-    #: output level
-    feats_from = 'backbone'
+
+    def feats_of(self, batch_inputs: Tensor, x) -> Tensor:
+        """The first level of the backbone (neck) features ``x``
+        [B, C, H_f, W_f], detached."""
+        return x[0].detach()
 
     def __init__(self,
                  modes: Sequence[str] = ('max', 'sum'),
@@ -181,7 +183,10 @@ class HeatmapImageInputs(HeatmapFeatureInputs):
         feat_channels (int): Channels of the image (3).
     """
 
-    feats_from = 'image'
+    def feats_of(self, batch_inputs: Tensor, x) -> Tensor:
+        """The preprocessed images ``batch_inputs`` [B, 3, H, W],
+        detached."""
+        return batch_inputs.detach()
 
     def __init__(self,
                  modes: Sequence[str] = ('max', 'sum'),

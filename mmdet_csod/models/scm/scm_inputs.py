@@ -119,9 +119,12 @@ class BaseSCMInputs(metaclass=ABCMeta):
 
     #: whether ``__call__`` needs the image features (``feats``)
     needs_feats = False
-    #: what a model passes as ``feats`` (with ``needs_feats``): 'backbone'
-    #: (its first feature level) or 'image' (the preprocessed input)
-    feats_from = None
+
+    def feats_of(self, batch_inputs: Tensor, x) -> Optional[Tensor]:
+        """What a model passes this part as ``feats``, from its
+        preprocessed images ``batch_inputs`` [B, 3, H, W] and backbone
+        (neck) features ``x``: nothing for the heatmaps and boxes alone."""
+        return None
 
     @abstractmethod
     def __call__(self,
