@@ -149,6 +149,9 @@ def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
     assert summary['wall_time_min'] > 0
 
     logs = [r['log'] for r in runs]
+    for log in logs:  # val is tools/test.py's, not repeated by the loop
+        text = open(log).read()
+        assert 'Epoch(test)' in text and 'Epoch(val)' not in text, log
     mtimes = [os.stat(p).st_mtime_ns for p in logs]
     tool.main(argv)
     assert [os.stat(p).st_mtime_ns for p in logs] == mtimes

@@ -191,6 +191,13 @@ def per_class_ap(metrics, cfg):
                                          for c in novel if c in ap})
 
 
+# The val figures are tools/test.py's (the same val images, a process of
+# its own): the training loop's pass over them after the last epoch would
+# only repeat it (the loop validates from epoch val_begin on). Nothing
+# trains after that pass, so the checkpoints are the same without it.
+NO_TRAIN_VAL = 'train_cfg.val_begin=1000000'
+
+
 def train(method, work_dir, args, seed, log_file, env):
     """Train every stage of ``method``; returns (checkpoint, seconds,
     peak MiB) with the time summed and the memory maxed over stages."""
@@ -202,7 +209,7 @@ def train(method, work_dir, args, seed, log_file, env):
         prev = [f'load_from={load_from}'] if load_from else []
         secs, mib = run_tool([
             'tools/train.py', config, '--work-dir', folder, '--cfg-options',
-            *prev, *base_options(args, seed)
+            *prev, NO_TRAIN_VAL, *base_options(args, seed)
         ], log_file, env)
         seconds, peak = seconds + secs, max(peak, mib)
         load_from = last_checkpoint(folder)
