@@ -61,6 +61,13 @@ def test_an_image_without_rois():
     assert torch.allclose(got, RoIAlign(2, 0.25, 2)(feats, rois), atol=1e-5)
 
 
+def test_batch_index_past_the_maps_is_an_error():
+    with pytest.raises(IndexError, match='outside the 2 feature maps'):
+        separable_roi_align(
+            torch.randn(2, 1, 4, 4), torch.tensor([[2., 0., 0., 3., 3.]]),
+            (2, 2), 1.0, 2)
+
+
 def test_max_mode_goes_to_mmcv():
     feats = torch.randn(1, 2, 8, 8)
     rois = torch.tensor([[0., 0., 0., 6., 6.]])

@@ -108,6 +108,10 @@ def separable_roi_align(feats: Tensor,
     w_x = axis_weights(box[:, 0], box[:, 2], width, out_w, sampling_ratio,
                        aligned)
     img_inds = rois[:, 0].long()
+    if img_inds.min() < 0 or img_inds.max() >= num_imgs:
+        raise IndexError(f'RoI batch indices {int(img_inds.min())}..'
+                         f'{int(img_inds.max())} outside the {num_imgs} '
+                         'feature maps')
     order = torch.argsort(img_inds, stable=True)
     counts = torch.bincount(img_inds, minlength=num_imgs).tolist()
     pieces = []
