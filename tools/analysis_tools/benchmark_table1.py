@@ -30,12 +30,13 @@ their largest resident set (``ru_maxrss`` from ``os.wait4``); ``--jobs``
 runs that many in parallel, each with cpu_count // jobs threads, the
 longest jobs submitted first (the previous benchmark json's training
 times, else the number of training stages) so the workers finish together.
-On 2 cores the whole table took 45.8 min before Ours+ and the
-diagnostics (~3.9 min per training run and ~0.5 min per test with 2 jobs);
-Ours+ adds three runs (~7.5 min) and each DRN run (15 of 21) one
-test-sized pass over 240 training images (~0.5 min, ~4 min in all), about
-57 min expected (``--diag-images`` trims the diagnostics, 0 drops them).
-The wall time is printed at the end and stored as ``wall_time_min``.
+On 2 cores the whole table (21 runs, ``--diag-images 120``, data and
+backbone already there) took 53.4 min at commit 21da9be: training 2.8-6.6
+min a run (80 min in all), tests and diagnostics about 1.2 min a run
+(``--diag-images`` trims the diagnostics, 0 drops them). The training
+loop's own val pass is skipped (``NO_TRAIN_VAL`` in table1_runs.py): the
+val figures are tools/test.py's. The wall time is printed at the end and
+stored as ``wall_time_min``.
 
 The data root is generated (tools/dataset_converters/make_synthetic.py) and
 the backbone pretrained (tools/misc/pretrain_backbone.py) when missing. A run
