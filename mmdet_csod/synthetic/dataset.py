@@ -45,7 +45,7 @@ def _encode(img: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _image_job(job: Tuple[str, int, int, int, Optional[int]]) -> Dict:
+def _image_job(job: Tuple[str, int, int, int, Optional[int], bool]) -> Dict:
     """Render, write and run Selective Search on one image (a worker task).
 
     Selective Search runs on the decoded JPEG, i.e. on what readers of the
@@ -53,9 +53,10 @@ def _image_job(job: Tuple[str, int, int, int, Optional[int]]) -> Dict:
     (the default of ``tools/dataset_converters/selective_search.py``, which
     therefore gives the same boxes for the same ``--max-side``).
     """
-    out_dir, split_index, image_index, seed, ss_max_side = job
+    out_dir, split_index, image_index, seed, ss_max_side, cart_loads = job
     split = SPLITS[split_index]
-    img, bboxes, labels = render_scene(seed, split_index, image_index)
+    img, bboxes, labels = render_scene(seed, split_index, image_index,
+                                       cart_loads)
     data = _encode(img)
     file_name = f'{image_index:06d}.jpg'
     path = osp.join(out_dir, split, file_name)
@@ -114,7 +115,8 @@ def generate_split(out_dir: str,
                    workers: Optional[int] = None,
                    ss_max_side: Optional[int] = DEFAULT_SS_MAX_SIDE,
                    args: Optional[Dict] = None,
-                   progress: bool = True) -> Dict:
+                   progress: bool = True,
+                   cart_loads: bool = False) -> Dict:
     """Make one split: images, ``annotations/<split>.json`` and
     ``proposals/ss_<split>.npz`` under ``out_dir``.
 
@@ -131,6 +133,8 @@ def generate_split(out_dir: str,
             ``info`` (keep it free of paths and worker counts so that runs
             with equal arguments give byte-identical files).
         progress (bool): Print progress.
+        cart_loads (bool): Carts may carry a bottle
+            (:func:`~.scene.render_scene`).
 
     Returns:
         dict: The COCO dict written to the json.
@@ -144,7 +148,7 @@ def generate_split(out_dir: str,
     split_index = SPLITS.index(split)
     os.makedirs(osp.join(out_dir, split), exist_ok=True)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    jobs = [(out_dir, split_index, i, seed, ss_max_side)
+    jobs = [(out_dir, split_index, i, seed, ss_max_side, bool(cart_loads))
             for i in range(num_images)]
     if workers is None:
         workers = os.cpu_count() or 1
@@ -199,8 +203,12 @@ def generate_dataset(out_dir: str,
                      seed: int = 0,
                      workers: Optional[int] = None,
                      ss_max_side: Optional[int] = DEFAULT_SS_MAX_SIDE,
-                     progress: bool = True) -> Dict[str, Dict]:
-    """Make the whole data set (train and val) under ``out_dir``.
+                     progress: bool = True,
+                     cart_loads: bool = False) -> Dict[str, Dict]:
+    """Make the whole data set (train and val) under ``out_dir``;
+    ``cart_loads`` as :func:`generate_split` (recorded in the json's
+    ``info.args`` only when set, so version-1.0 arguments give version-1.0
+    files).
 
     Returns:
         dict: split name -> its COCO dict.
@@ -210,6 +218,8 @@ def generate_dataset(out_dir: str,
         num_val=int(num_val),
         seed=int(seed),
         ss_max_side=ss_max_side)
+    if cart_loads:
+        args['cart_loads'] = True
     return {
         split:
         generate_split(
@@ -220,6 +230,7 @@ def generate_dataset(out_dir: str,
             workers=workers,
             ss_max_side=ss_max_side,
             args=args,
-            progress=progress)
+            progress=progress,
+            cart_loads=cart_loads)
         for split, n in (('train', num_train), ('val', num_val))
     }

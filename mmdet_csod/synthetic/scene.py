@@ -1,5 +1,6 @@
 """Scene layout: which objects an image holds, their companions (riders,
-lamps by houses) and where they are placed."""
+lamps by houses, optionally bottles carried by carts) and where they are
+placed."""
 import math
 from typing import Dict, List, Tuple
 
@@ -12,6 +13,7 @@ IMG_SIZE_RANGE = (224, 320)  # each side, inclusive
 NUM_OBJECTS_RANGE = (2, 6)  # inclusive
 RIDER_PROB = 0.5  # horses with a person on top
 LAMP_BY_HOUSE_PROB = 0.4  # houses with a lamp standing next to them
+CART_LOAD_PROB = 0.5  # with cart_loads: carts with a bottle standing in them
 MAX_OVERLAP = 0.2  # intersection / smaller box, between groups
 PLACEMENT_SCALES = (1.0, 0.8, 0.64, 0.51, 0.41, 0.33)  # tried in turn
 
@@ -42,6 +44,19 @@ def _make_group(rng: np.random.Generator, cls: str, scale: float,
         dx = int(round(cx - (rb[0] + rb[2]) / 2))
         dy = int(round(foot - rb[3]))
         members.append((rider, dx, dy))
+    elif with_companion and cls == 'cart':
+        # a load: a bottle stands in the top of the cart's body, the way a
+        # rider sits on a horse (both base classes, so the SCM sees boxed
+        # examples of a carried object and its carrier)
+        cb = main['body']
+        cbh, cbw = cb[3] - cb[1], cb[2] - cb[0]
+        load = render_object(rng, 'bottle', cbh * rng.uniform(0.95, 1.2))
+        lb = load['body']
+        cx = (cb[0] + cb[2]) / 2 + cbw * rng.uniform(-0.15, 0.15)
+        foot = cb[1] + cbh * rng.uniform(0.35, 0.5)
+        dx = int(round(cx - (lb[0] + lb[2]) / 2))
+        dy = int(round(foot - lb[3]))
+        members.append((load, dx, dy))
     elif with_companion and cls == 'house':
         hb = main['body']
         lamp = render_object(rng, 'lamp',
@@ -83,9 +98,17 @@ def _block_classes(seed: int, split_index: int,
 
 
 def render_scene(
-        seed: int, split_index: int,
-        image_index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        seed: int,
+        split_index: int,
+        image_index: int,
+        cart_loads: bool = False
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render image ``image_index`` of split ``split_index``.
+
+    With ``cart_loads`` a cart carries a bottle with probability
+    :data:`CART_LOAD_PROB` (a base-class carrier and its load, as a horse
+    and its rider are a novel pair); without it the scene is the one
+    generator version 1.0 made, byte for byte.
 
     The image draws from ``np.random.default_rng([seed, split_index,
     image_index])`` (and a per-block stream, see :func:`_block_classes`), so
@@ -120,6 +143,8 @@ def render_scene(
             # or more always holds a rider; other horses ride at random
             companion = block_parity if qi < 2 else \
                 bool(rng.random() < RIDER_PROB)
+        elif room and cls == 'cart' and cart_loads:
+            companion = bool(rng.random() < CART_LOAD_PROB)
         elif room and cls == 'house':
             companion = bool(rng.random() < LAMP_BY_HOUSE_PROB)
         # the first two objects are always placed: after the last scale they

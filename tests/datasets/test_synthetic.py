@@ -245,3 +245,47 @@ def test_cli_defaults():
     assert args.ss_max_side == syn.DEFAULT_SS_MAX_SIDE
     with pytest.raises(SystemExit):
         mod.parse_args(['--seed', '-1'])
+
+
+def _carried(boxes, labels, carrier, load):
+    """Boxes of class ``load`` standing in the top of a ``carrier`` box."""
+    count = 0
+    for c in boxes[labels == carrier]:
+        for b in boxes[labels == load]:
+            iw = min(c[2], b[2]) - max(c[0], b[0])
+            ih = min(c[3], b[3]) - max(c[1], b[1])
+            if iw > 0 and ih > 0 and b[1] < c[1] and c[1] < b[3] < c[3]:
+                count += 1
+    return count
+
+
+def test_cart_loads_put_bottles_in_carts_and_change_nothing_else():
+    cart, bottle = syn.CLASSES.index('cart'), syn.CLASSES.index('bottle')
+    loaded = plain = same = 0
+    for i in range(40):
+        img0, b0, l0 = syn.render_scene(3, 0, i)
+        img1, b1, l1 = syn.render_scene(3, 0, i, cart_loads=True)
+        plain += _carried(b0, l0, cart, bottle)
+        loaded += _carried(b1, l1, cart, bottle)
+        if cart not in l0 and cart not in l1:
+            # no cart drawn: the flag takes no random draw, same scene
+            assert np.array_equal(img0, img1) and np.array_equal(b0, b1)
+            same += 1
+    assert loaded >= 5 and plain <= 1, (loaded, plain)
+    assert same >= 5
+
+
+def test_cart_loads_recorded_only_when_set(tmp_path):
+    on = syn.generate_dataset(
+        str(tmp_path / 'on'), num_train=1, num_val=1, seed=0, workers=1,
+        progress=False, cart_loads=True)
+    off = syn.generate_dataset(
+        str(tmp_path / 'off'), num_train=1, num_val=1, seed=0, workers=1,
+        progress=False)
+    assert on['train']['info']['args']['cart_loads'] is True
+    assert 'cart_loads' not in off['train']['info']['args']
+    spec = importlib.util.spec_from_file_location('make_synthetic', CLI)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.parse_args([]).cart_loads is False
+    assert mod.parse_args(['--cart-loads']).cart_loads is True

@@ -2,7 +2,8 @@
 
     python tools/analysis_tools/benchmark_table1.py
         [--data-root data/synthetic_table1] [--num-train 480] [--num-val 200]
-        [--data-seed 1] [--pretrained checkpoints/small_vgg_crops.pth]
+        [--data-seed 1] [--cart-loads]
+        [--pretrained checkpoints/small_vgg_crops.pth]
         [--jobs 2] [--methods wsddn oicr ... ours ours-plus full] [--seeds 3]
         [--out-dir work_dirs/benchmarks/table1] [--publish-dir benchmarks]
         [--diag-images 240] [--force] [--cfg-options KEY=VALUE ...]
@@ -139,6 +140,11 @@ def parse_args(argv=None):
         default=1,
         help='seed when the data root is generated')
     parser.add_argument(
+        '--cart-loads',
+        action='store_true',
+        help='generate the data root with carts that may carry a bottle '
+        '(make_synthetic.py --cart-loads; use another --data-root)')
+    parser.add_argument(
         '--pretrained',
         default='checkpoints/small_vgg_crops.pth',
         help='backbone checkpoint every run starts from (made when missing)')
@@ -205,7 +211,7 @@ def prepare_inputs(args):
             str(args.num_train), '--num-val',
             str(args.num_val), '--seed',
             str(args.data_seed)
-        ],
+        ] + (['--cart-loads'] if args.cart_loads else []),
                        cwd=REPO_ROOT,
                        check=True)
     if not osp.isfile(args.pretrained):
@@ -221,7 +227,8 @@ def prepare_inputs(args):
     data = info.get('args', {})
     wanted = dict(
         num_train=args.num_train, num_val=args.num_val, seed=args.data_seed)
-    if data and any(data.get(k) != v for k, v in wanted.items()):
+    if data and (any(data.get(k) != v for k, v in wanted.items())
+                 or bool(data.get('cart_loads')) != args.cart_loads):
         log(f'note: {args.data_root} exists and was generated with {data}; '
             'it is used as it is')
     return data

@@ -77,6 +77,11 @@ def parse_args(argv=None):
         'side is at most this, 0 = full size (default: '
         f'{DEFAULT_SS_MAX_SIDE})')
     parser.add_argument(
+        '--cart-loads',
+        action='store_true',
+        help='carts may carry a bottle (a base-class carrier and its load, '
+        'as a horse carries its rider)')
+    parser.add_argument(
         '--quiet', action='store_true', help='no progress output')
     return parser.parse_args(argv)
 
@@ -91,7 +96,8 @@ def main(argv=None):
         seed=args.seed,
         workers=args.workers,
         ss_max_side=args.ss_max_side or None,
-        progress=not args.quiet)
+        progress=not args.quiet,
+        cart_loads=args.cart_loads)
     for split, coco in cocos.items():
         print(f'{split}: {len(coco["images"])} images, '
               f'{len(coco["annotations"])} boxes')
