@@ -2,7 +2,7 @@
 lamps by houses, optionally bottles carried by carts) and where they are
 placed."""
 import math
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -23,6 +23,25 @@ def _sample_size(rng: np.random.Generator, cls: str) -> float:
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
+def _standing_in(rng: np.random.Generator, carrier: Dict, cls: str,
+                 shift: Callable[[np.random.Generator], float]
+                 ) -> Tuple[Dict, int, int]:
+    """An object of ``cls`` standing in the top of ``carrier``'s body (a
+    rider on a horse, a load in a cart): as tall as the body (x0.95-1.2),
+    its centre ``shift(rng)`` body widths from the body's, its foot 35-50 %
+    down the body. Returns ``(obj, dx, dy)`` relative to the carrier's
+    patch."""
+    body = carrier['body']
+    height, width = body[3] - body[1], body[2] - body[0]
+    obj = render_object(rng, cls, height * rng.uniform(0.95, 1.2))
+    ob = obj['body']
+    cx = (body[0] + body[2]) / 2 + width * shift(rng)
+    foot = body[1] + height * rng.uniform(0.35, 0.5)
+    dx = int(round(cx - (ob[0] + ob[2]) / 2))
+    dy = int(round(foot - ob[3]))
+    return obj, dx, dy
+
+
 def _make_group(rng: np.random.Generator, cls: str, scale: float,
                 with_companion: bool) -> List[Tuple[Dict, int, int]]:
     """An object and, optionally, the object it co-occurs with.
@@ -33,30 +52,17 @@ def _make_group(rng: np.random.Generator, cls: str, scale: float,
     main = render_object(rng, cls, _sample_size(rng, cls) * scale)
     members = [(main, 0, 0)]
     if with_companion and cls == 'horse':
-        # a rider: the person sits in the top of the horse's body
-        hb = main['body']
-        hbh, hbw = hb[3] - hb[1], hb[2] - hb[0]
-        rider = render_object(rng, 'person', hbh * rng.uniform(0.95, 1.2))
-        rb = rider['body']
-        back = -1 if not main['flipped'] else 1  # towards the horse's back
-        cx = (hb[0] + hb[2]) / 2 + back * hbw * rng.uniform(0.05, 0.15)
-        foot = hb[1] + hbh * rng.uniform(0.35, 0.5)
-        dx = int(round(cx - (rb[0] + rb[2]) / 2))
-        dy = int(round(foot - rb[3]))
-        members.append((rider, dx, dy))
+        # a rider, a little towards the horse's back
+        back = -1 if not main['flipped'] else 1
+        members.append(
+            _standing_in(rng, main, 'person',
+                         lambda r: back * r.uniform(0.05, 0.15)))
     elif with_companion and cls == 'cart':
-        # a load: a bottle stands in the top of the cart's body, the way a
-        # rider sits on a horse (both base classes, so the SCM sees boxed
-        # examples of a carried object and its carrier)
-        cb = main['body']
-        cbh, cbw = cb[3] - cb[1], cb[2] - cb[0]
-        load = render_object(rng, 'bottle', cbh * rng.uniform(0.95, 1.2))
-        lb = load['body']
-        cx = (cb[0] + cb[2]) / 2 + cbw * rng.uniform(-0.15, 0.15)
-        foot = cb[1] + cbh * rng.uniform(0.35, 0.5)
-        dx = int(round(cx - (lb[0] + lb[2]) / 2))
-        dy = int(round(foot - lb[3]))
-        members.append((load, dx, dy))
+        # a load: a bottle in the cart (both base classes, so the SCM sees
+        # boxed examples of a carried object and its carrier)
+        members.append(
+            _standing_in(rng, main, 'bottle',
+                         lambda r: r.uniform(-0.15, 0.15)))
     elif with_companion and cls == 'house':
         hb = main['body']
         lamp = render_object(rng, 'lamp',
