@@ -1,4 +1,6 @@
 """SeparableRoIAlign against mmcv's RoIAlign kernel, both directions."""
+import importlib
+
 import pytest
 import torch
 from mmcv.ops import RoIAlign
@@ -42,6 +44,19 @@ def test_matches_mmcv_forward_and_backward(sampling_ratio, aligned):
     assert torch.allclose(got_grad, expected_grad, atol=1e-5)
     # RoIs off the map pool zeros in both
     assert expected.abs().sum() > 0
+
+
+def test_rois_pooled_in_chunks_give_the_same(monkeypatch):
+    module = importlib.import_module(
+        'mmdet_csod.models.layers.separable_roi_align')
+    feats = torch.randn(2, 4, 9, 11, dtype=torch.float64)
+    rois = _rois(2, 15, 9, 11, stride=4).double()
+    whole = separable_roi_align(feats, rois, (3, 3), 0.25, 2)
+    monkeypatch.setattr(module, 'ROI_CHUNK', 4)
+    assert torch.allclose(
+        separable_roi_align(feats, rois, (3, 3), 0.25, 2), whole, atol=1e-12)
+    assert torch.allclose(
+        whole, RoIAlign(3, 0.25, 2)(feats, rois), atol=1e-5)
 
 
 def test_roi_outside_the_map_is_zero_and_empty_rois():

@@ -26,6 +26,9 @@ from mmcv.ops import RoIAlign
 from mmdet.registry import MODELS
 from torch import Tensor
 
+#: RoIs pooled by one pair of matrix products (bounds the intermediate)
+ROI_CHUNK = 256
+
 
 def axis_weights(start: Tensor, end: Tensor, size: int, out: int,
                  sampling_ratio: int, aligned: bool) -> Tensor:
@@ -115,17 +118,21 @@ def separable_roi_align(feats: Tensor,
     order = torch.argsort(img_inds, stable=True)
     counts = torch.bincount(img_inds, minlength=num_imgs).tolist()
     pieces = []
-    for img, chunk in zip(range(num_imgs), order.split(counts)):
-        num = chunk.numel()
-        if num == 0:
+    for img, inds in zip(range(num_imgs), order.split(counts)):
+        if inds.numel() == 0:
             continue
         # [H, C * W]: contract y first, so the product is bmm-ready
         feat = feats[img].permute(1, 0, 2).reshape(height, channels * width)
-        rows = (w_y[chunk].reshape(num * out_h, height) @ feat).reshape(
-            num, out_h * channels, width)
-        cells = torch.bmm(rows, w_x[chunk].transpose(1, 2))
-        pieces.append(
-            cells.reshape(num, out_h, channels, out_w).permute(0, 2, 1, 3))
+        # at most ROI_CHUNK RoIs at a time: the intermediate is
+        # [n, out_h * C, W] (150 RoIs of a 128 x 40 x 60 map: 32 MB)
+        for chunk in inds.split(ROI_CHUNK):
+            num = chunk.numel()
+            rows = (w_y[chunk].reshape(num * out_h, height) @ feat).reshape(
+                num, out_h * channels, width)
+            cells = torch.bmm(rows, w_x[chunk].transpose(1, 2))
+            pieces.append(
+                cells.reshape(num, out_h, channels,
+                              out_w).permute(0, 2, 1, 3))
     pooled = torch.cat(pieces)
     return pooled[torch.argsort(order)]
 
