@@ -226,9 +226,12 @@ def prepare_inputs(args):
         info = json.load(f).get('info', {})
     data = info.get('args', {})
     wanted = dict(
-        num_train=args.num_train, num_val=args.num_val, seed=args.data_seed)
-    if data and (any(data.get(k) != v for k, v in wanted.items())
-                 or bool(data.get('cart_loads')) != args.cart_loads):
+        num_train=args.num_train,
+        num_val=args.num_val,
+        seed=args.data_seed,
+        cart_loads=args.cart_loads)
+    recorded = {'cart_loads': False, **data}  # recorded only when set
+    if data and any(recorded.get(k) != v for k, v in wanted.items()):
         log(f'note: {args.data_root} exists and was generated with {data}; '
             'it is used as it is')
     return data

@@ -240,9 +240,8 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             scm_feats = self.scm_feats(batch_inputs, x)
             pseudo = self.pseudo_boxes(
                 proposals,
-                self.scores_off_base_boxes(proposals, rec_scores,
-                                           batch_data_samples)
-                if self.pseudo_off_base_boxes else rec_scores,
+                self.pseudo_box_scores(proposals, rec_scores,
+                                       batch_data_samples),
                 image_labels, img_shapes,
                 feats=scm_feats) if use_pseudo else None
             seeds = self.rec_gt_instances(batch_data_samples) \

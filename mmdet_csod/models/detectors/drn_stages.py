@@ -140,9 +140,8 @@ class DRNStagesMixin:
                                from_fallback=labels[:0].bool())
                   for _ in batch_data_samples]
         if self.pseudo_gt != 'none':
-            scores = self.scores_off_base_boxes(
-                rec.proposals, rec.scores, batch_data_samples) \
-                if self.pseudo_off_base_boxes else rec.scores
+            scores = self.pseudo_box_scores(rec.proposals, rec.scores,
+                                            batch_data_samples)
             pseudo = self.pseudo_boxes(rec.proposals, scores, image_labels,
                                        img_shapes, feats=scm_feats)
         # the detections from the same features (no second backbone pass)

@@ -109,6 +109,17 @@ class DRNTargetsMixin:
             out.append(flags)
         return out
 
+    def pseudo_box_scores(self, proposals: List[Tensor],
+                          rec_scores: List[Tensor],
+                          batch_data_samples: SampleList) -> List[Tensor]:
+        """The recognition scores [R_i, C_rec] per image that the pseudo
+        boxes are made from: :meth:`scores_off_base_boxes` with
+        ``pseudo_off_base_boxes``, else ``rec_scores`` themselves."""
+        if not self.pseudo_off_base_boxes:
+            return rec_scores
+        return self.scores_off_base_boxes(proposals, rec_scores,
+                                          batch_data_samples)
+
     def scores_off_base_boxes(self, proposals: List[Tensor],
                               rec_scores: List[Tensor],
                               batch_data_samples: SampleList,
@@ -143,7 +154,7 @@ class DRNTargetsMixin:
                 out.append(scores)
                 continue
             boxes = get_box_tensor(gt.bboxes)[torch.isin(
-                gt.labels.cpu(), base).to(gt.labels.device)]
+                gt.labels, base.to(gt.labels.device))]
             if len(boxes) and len(props) and cols:
                 on_base = bbox_overlaps(get_box_tensor(props),
                                         boxes.to(props)).amax(dim=1) >= \

@@ -118,7 +118,7 @@ def separable_roi_align(feats: Tensor,
     order = torch.argsort(img_inds, stable=True)
     counts = torch.bincount(img_inds, minlength=num_imgs).tolist()
     pieces = []
-    for img, inds in zip(range(num_imgs), order.split(counts)):
+    for img, inds in enumerate(order.split(counts)):
         if inds.numel() == 0:
             continue
         # [H, C * W]: contract y first, so the product is bmm-ready
