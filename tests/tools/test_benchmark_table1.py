@@ -451,3 +451,35 @@ def test_published_copy_and_json_layout(tmp_path, monkeypatch, capsys):
     _main_with_fake_runs(tool, tmp_path, monkeypatch, '--publish-dir', '')
     assert sorted(os.listdir(tmp_path / 'out')) == ['table1.json', 'table1.md']
     assert os.listdir(publish) == []
+
+
+def test_data_root_generated_with_cart_loads_unless_told(
+        tmp_path, monkeypatch):
+    """The table's data have base carriers by default (issue 9): the data
+    root is generated with make_synthetic.py --cart-loads, and
+    --no-cart-loads gives generator version 1.0's scenes."""
+    tool = _tool()
+    calls = []
+
+    def fake_run(cmd, cwd, check):
+        calls.append(cmd)
+        if cmd[1].endswith('make_synthetic.py'):
+            out = cmd[cmd.index('--out') + 1]
+            os.makedirs(osp.join(out, 'annotations'))
+            args = dict(num_train=480, num_val=200, seed=1)
+            if '--cart-loads' in cmd:
+                args['cart_loads'] = True
+            with open(osp.join(out, 'annotations', 'train.json'), 'w') as f:
+                json.dump(dict(info=dict(args=args)), f)
+
+    monkeypatch.setattr(tool.subprocess, 'run', fake_run)
+    pretrained = _pretrained(tmp_path / 'backbone.pth')
+    default = tool.parse_args(['--pretrained', pretrained])
+    assert default.data_root == 'data/synthetic_table1_loads'
+    for flag, loads in (([], True), (['--no-cart-loads'], False)):
+        root = str(tmp_path / f'data{len(calls)}')
+        args = tool.parse_args(
+            ['--data-root', root, '--pretrained', pretrained, *flag])
+        data = tool.prepare_inputs(args)
+        assert ('--cart-loads' in calls[-1]) is loads
+        assert data.get('cart_loads', False) is loads
