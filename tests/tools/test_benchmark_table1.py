@@ -474,8 +474,9 @@ def test_data_root_generated_with_cart_loads_unless_told(
 
     monkeypatch.setattr(tool.subprocess, 'run', fake_run)
     pretrained = _pretrained(tmp_path / 'backbone.pth')
-    default = tool.parse_args(['--pretrained', pretrained])
-    assert default.data_root == 'data/synthetic_table1_loads'
+    assert tool.parse_args([]).data_root == 'data/synthetic_table1_loads'
+    assert tool.parse_args(['--no-cart-loads'
+                            ]).data_root == 'data/synthetic_table1'
     for flag, loads in (([], True), (['--no-cart-loads'], False)):
         root = str(tmp_path / f'data{len(calls)}')
         args = tool.parse_args(

@@ -1,8 +1,8 @@
 """The paper's Table 1 on the generated dataset, every method on CPU.
 
     python tools/analysis_tools/benchmark_table1.py
-        [--data-root data/synthetic_table1_loads] [--num-train 480]
-        [--num-val 200] [--data-seed 1] [--no-cart-loads]
+        [--data-root data/synthetic_table1_loads] [--no-cart-loads]
+        [--num-train 480] [--num-val 200] [--data-seed 1]
         [--pretrained checkpoints/small_vgg_crops.pth]
         [--jobs 2] [--methods wsddn oicr ... ours ours-plus full] [--seeds 3]
         [--out-dir work_dirs/benchmarks/table1] [--publish-dir benchmarks]
@@ -86,9 +86,11 @@ from table1_runs import (CORLOC_CONFIG, CORLOC_IMAGES,  # noqa: E402,F401
 
 # Since issue 9 the table's data have base carriers (a cart may carry a
 # bottle, as a horse its rider: make_synthetic.py --cart-loads), so the SCM
-# learns from boxed carried/carrier pairs; a data root of its own, as
-# version 1.0's (data/synthetic_table1, --no-cart-loads) differs.
+# learns from boxed carried/carrier pairs. Each kind of data has its own
+# default root: the one with carriers, and generator version 1.0's scenes
+# (--no-cart-loads) where the table used to be.
 DATA_ROOT = 'data/synthetic_table1_loads'
+DATA_ROOT_V1 = 'data/synthetic_table1'
 NUM_TRAIN = 480
 NUM_VAL = 200
 NUM_SEEDS = 3
@@ -129,7 +131,9 @@ METHOD_NAMES = [m.name for m in METHODS]
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--data-root', default=DATA_ROOT)
+    parser.add_argument(
+        '--data-root',
+        help=f'default: {DATA_ROOT}, {DATA_ROOT_V1} with --no-cart-loads')
     parser.add_argument(
         '--num-train',
         type=int,
@@ -151,8 +155,7 @@ def parse_args(argv=None):
         default=True,
         help='generate the data root with carts that may carry a bottle '
         '(make_synthetic.py --cart-loads; the default since issue 9); '
-        '--no-cart-loads: generator version 1.0\'s scenes (use another '
-        '--data-root, e.g. data/synthetic_table1)')
+        '--no-cart-loads: generator version 1.0\'s scenes')
     parser.add_argument(
         '--pretrained',
         default='checkpoints/small_vgg_crops.pth',
@@ -195,6 +198,8 @@ def parse_args(argv=None):
         metavar='KEY=VALUE',
         help='appended to every tools/train.py and tools/test.py command')
     args = parser.parse_args(argv)
+    if args.data_root is None:
+        args.data_root = DATA_ROOT if args.cart_loads else DATA_ROOT_V1
     if args.jobs < 1 or args.seeds < 1 or args.diag_images < 0:
         parser.error('--jobs and --seeds must be >= 1, --diag-images >= 0')
     return args
