@@ -144,7 +144,11 @@ class DRNTargetsMixin:
         """
         cols = [c for c, g in enumerate(self.rec_label_map)
                 if g in self.novel_labels]
-        base = torch.tensor(self.base_labels, dtype=torch.long)
+        # once, on the batch's device (the samples' labels are there too)
+        base = torch.tensor(
+            self.base_labels,
+            dtype=torch.long,
+            device=proposals[0].device if proposals else None)
         out = []
         for props, scores, sample in zip(proposals, rec_scores,
                                          batch_data_samples):
@@ -153,8 +157,7 @@ class DRNTargetsMixin:
             if gt is None or 'labels' not in gt:  # an image without boxes
                 out.append(scores)
                 continue
-            boxes = get_box_tensor(gt.bboxes)[torch.isin(
-                gt.labels, base.to(gt.labels.device))]
+            boxes = get_box_tensor(gt.bboxes)[torch.isin(gt.labels, base)]
             if len(boxes) and len(props) and cols:
                 on_base = bbox_overlaps(get_box_tensor(props),
                                         boxes.to(props)).amax(dim=1) >= \
