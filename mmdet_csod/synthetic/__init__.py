@@ -18,17 +18,26 @@ class-distinctive parts), :mod:`.objects` (classes, bodies, one object on its
 patch), :mod:`.background`, :mod:`.scene` (what an image holds and where),
 :mod:`.dataset` (images, COCO jsons and proposals on disk; the entry of
 ``tools/dataset_converters/make_synthetic.py``), :mod:`.crops` (single-object
-crops for backbone pretraining) and :mod:`.metrics` (proposal recall).
+crops for backbone pretraining) and :mod:`.metrics` (proposal recall);
+:mod:`.placement` places groups of objects for both scene families.
+
+A second scene family, the yard scenes (:mod:`.yard_parts`,
+:mod:`.yard_objects`, :mod:`.yard_scene`; ``make_synthetic.py --family
+yard``), has other classes, shapes, backgrounds and configurations, for
+checking a method on scenes it was not developed on.
 """
 from .crops import make_crop, make_crop_batch
-from .dataset import (DEFAULT_SS_MAX_SIDE, GENERATOR_VERSION, SPLITS,
-                      generate_dataset, generate_split)
+from .dataset import (DEFAULT_SS_MAX_SIDE, FAMILIES, GENERATOR_VERSION,
+                      SPLITS, generate_dataset, generate_split)
 from .metrics import box_iou, proposal_recall
 from .objects import BODY_KIND, CLASSES, render_object
 from .scene import render_scene
+from .yard_objects import YARD_CLASSES, render_yard_object
+from .yard_scene import render_yard_scene
 
 __all__ = [
-    'CLASSES', 'SPLITS', 'BODY_KIND', 'GENERATOR_VERSION',
+    'CLASSES', 'YARD_CLASSES', 'FAMILIES', 'SPLITS', 'BODY_KIND',
+    'GENERATOR_VERSION', 'render_yard_object', 'render_yard_scene',
     'DEFAULT_SS_MAX_SIDE', 'render_object', 'render_scene', 'generate_split',
     'generate_dataset', 'make_crop', 'make_crop_batch', 'box_iou',
     'proposal_recall'

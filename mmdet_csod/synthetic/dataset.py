@@ -27,6 +27,8 @@ from ..datasets.converters.selective_search import selective_search
 from ..datasets.proposals import proposal_key, save_proposals
 from .objects import CLASSES
 from .scene import render_scene
+from .yard_objects import YARD_CLASSES
+from .yard_scene import render_yard_scene
 
 GENERATOR_VERSION = '1.0'
 
@@ -35,6 +37,13 @@ JPEG_QUALITY = 95
 SS_MODE = 'fast'
 SS_SEED = 0  # seed of OpenCV's region ranking (C rand)
 DEFAULT_SS_MAX_SIDE = 192
+
+#: Scene families: name -> (classes, ``render(seed, split_index,
+#: image_index, cart_loads)``). 'default' is the project's (the README's
+#: benchmarks); 'yard' (:mod:`.yard_scene`) is a second one with other
+#: classes, shapes and configurations, for checking a method elsewhere.
+FAMILIES = dict(
+    default=(CLASSES, render_scene), yard=(YARD_CLASSES, render_yard_scene))
 
 
 def _encode(img: np.ndarray) -> bytes:
@@ -45,7 +54,8 @@ def _encode(img: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _image_job(job: Tuple[str, int, int, int, Optional[int], bool]) -> Dict:
+def _image_job(
+        job: Tuple[str, int, int, int, Optional[int], bool, str]) -> Dict:
     """Render, write and run Selective Search on one image (a worker task).
 
     Selective Search runs on the decoded JPEG, i.e. on what readers of the
@@ -53,10 +63,11 @@ def _image_job(job: Tuple[str, int, int, int, Optional[int], bool]) -> Dict:
     (the default of ``tools/dataset_converters/selective_search.py``, which
     therefore gives the same boxes for the same ``--max-side``).
     """
-    out_dir, split_index, image_index, seed, ss_max_side, cart_loads = job
+    (out_dir, split_index, image_index, seed, ss_max_side, cart_loads,
+     family) = job
     split = SPLITS[split_index]
-    img, bboxes, labels = render_scene(seed, split_index, image_index,
-                                       cart_loads)
+    render = FAMILIES[family][1]
+    img, bboxes, labels = render(seed, split_index, image_index, cart_loads)
     data = _encode(img)
     file_name = f'{image_index:06d}.jpg'
     path = osp.join(out_dir, split, file_name)
@@ -80,7 +91,8 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _coco_dict(results: Sequence[Dict], info: Dict) -> Dict:
+def _coco_dict(results: Sequence[Dict], info: Dict,
+               classes: Sequence[str] = CLASSES) -> Dict:
     images, annotations = [], []
     for r in results:
         image_id = r['index'] + 1
@@ -100,7 +112,7 @@ def _coco_dict(results: Sequence[Dict], info: Dict) -> Dict:
                     bbox=[x1, y1, x2 - x1, y2 - y1],
                     area=(x2 - x1) * (y2 - y1),
                     iscrowd=0))
-    categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
+    categories = [dict(id=i + 1, name=name) for i, name in enumerate(classes)]
     return dict(
         info=info,
         images=images,
@@ -116,7 +128,8 @@ def generate_split(out_dir: str,
                    ss_max_side: Optional[int] = DEFAULT_SS_MAX_SIDE,
                    args: Optional[Dict] = None,
                    progress: bool = True,
-                   cart_loads: bool = False) -> Dict:
+                   cart_loads: bool = False,
+                   family: str = 'default') -> Dict:
     """Make one split: images, ``annotations/<split>.json`` and
     ``proposals/ss_<split>.npz`` under ``out_dir``.
 
@@ -134,7 +147,8 @@ def generate_split(out_dir: str,
             with equal arguments give byte-identical files).
         progress (bool): Print progress.
         cart_loads (bool): Carts may carry a bottle
-            (:func:`~.scene.render_scene`).
+            (:func:`~.scene.render_scene`; the default family only).
+        family (str): Scene family, a key of :data:`FAMILIES`.
 
     Returns:
         dict: The COCO dict written to the json.
@@ -145,11 +159,17 @@ def generate_split(out_dir: str,
         raise ValueError(f'num_images must be >= 1, got {num_images}')
     if seed < 0:
         raise ValueError(f'seed must be >= 0, got {seed}')
+    if family not in FAMILIES:
+        raise ValueError(
+            f'family must be one of {sorted(FAMILIES)}, got {family!r}')
+    if cart_loads and family != 'default':
+        raise ValueError(f'cart_loads is an option of the default family, '
+                         f'not of {family!r}')
     split_index = SPLITS.index(split)
     os.makedirs(osp.join(out_dir, split), exist_ok=True)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    jobs = [(out_dir, split_index, i, seed, ss_max_side, bool(cart_loads))
-            for i in range(num_images)]
+    jobs = [(out_dir, split_index, i, seed, ss_max_side, bool(cart_loads),
+             family) for i in range(num_images)]
     if workers is None:
         workers = os.cpu_count() or 1
     workers = max(1, min(int(workers), num_images))
@@ -184,7 +204,7 @@ def generate_split(out_dir: str,
         ss_seed=SS_SEED,
         jpeg_quality=JPEG_QUALITY,
         args=dict(args or {}))
-    coco = _coco_dict(results, info)
+    coco = _coco_dict(results, info, FAMILIES[family][0])
     ann_path = osp.join(out_dir, 'annotations', f'{split}.json')
     tmp = ann_path + '.tmp'
     with open(tmp, 'w') as f:
@@ -204,11 +224,12 @@ def generate_dataset(out_dir: str,
                      workers: Optional[int] = None,
                      ss_max_side: Optional[int] = DEFAULT_SS_MAX_SIDE,
                      progress: bool = True,
-                     cart_loads: bool = False) -> Dict[str, Dict]:
+                     cart_loads: bool = False,
+                     family: str = 'default') -> Dict[str, Dict]:
     """Make the whole data set (train and val) under ``out_dir``;
-    ``cart_loads`` as :func:`generate_split` (recorded in the json's
-    ``info.args`` only when set, so version-1.0 arguments give version-1.0
-    files).
+    ``cart_loads`` and ``family`` as :func:`generate_split` (recorded in the
+    json's ``info.args`` only when not the default, so version-1.0 arguments
+    give version-1.0 files).
 
     Returns:
         dict: split name -> its COCO dict.
@@ -220,6 +241,8 @@ def generate_dataset(out_dir: str,
         ss_max_side=ss_max_side)
     if cart_loads:
         args['cart_loads'] = True
+    if family != 'default':
+        args['family'] = family
     return {
         split:
         generate_split(
@@ -231,6 +254,7 @@ def generate_dataset(out_dir: str,
             ss_max_side=ss_max_side,
             args=args,
             progress=progress,
-            cart_loads=cart_loads)
+            cart_loads=cart_loads,
+            family=family)
         for split, n in (('train', num_train), ('val', num_val))
     }

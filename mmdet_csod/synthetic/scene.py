@@ -8,14 +8,13 @@ import numpy as np
 
 from .background import _background
 from .objects import BODY_KIND, BODY_SIZE, CLASSES, render_object
+from .placement import paste_group, place_group
 
 IMG_SIZE_RANGE = (224, 320)  # each side, inclusive
 NUM_OBJECTS_RANGE = (2, 6)  # inclusive
 RIDER_PROB = 0.5  # horses with a person on top
 LAMP_BY_HOUSE_PROB = 0.4  # houses with a lamp standing next to them
 CART_LOAD_PROB = 0.5  # with cart_loads: carts with a bottle standing in them
-MAX_OVERLAP = 0.2  # intersection / smaller box, between groups
-PLACEMENT_SCALES = (1.0, 0.8, 0.64, 0.51, 0.41, 0.33)  # tried in turn
 
 
 def _sample_size(rng: np.random.Generator, cls: str) -> float:
@@ -78,18 +77,6 @@ def _make_group(rng: np.random.Generator, cls: str, scale: float,
     ox = min(dx for _, dx, _ in members)
     oy = min(dy for _, _, dy in members)
     return [(o, dx - ox, dy - oy) for o, dx, dy in members]
-
-
-def _overlap(a: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over the smaller box, a [4] against boxes [K, 4]."""
-    if len(boxes) == 0:
-        return np.zeros(0)
-    iw = np.minimum(a[2], boxes[:, 2]) - np.maximum(a[0], boxes[:, 0])
-    ih = np.minimum(a[3], boxes[:, 3]) - np.maximum(a[1], boxes[:, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(np.minimum(area_a, area_b), 1)
 
 
 def _block_classes(seed: int, split_index: int,
@@ -155,43 +142,14 @@ def render_scene(
             companion = bool(rng.random() < LAMP_BY_HOUSE_PROB)
         # the first two objects are always placed: after the last scale they
         # get one more try that ignores the overlap limit
-        must = qi < 2
-        tries = PLACEMENT_SCALES + (PLACEMENT_SCALES[-1:] if must else ())
-        placed = None
-        for attempt, scale in enumerate(tries):
-            group = _make_group(rng, cls, scale, companion)
-            gw = max(dx + o['img'].shape[1] for o, dx, _ in group)
-            gh = max(dy + o['img'].shape[0] for o, _, dy in group)
-            if gw > w - 4 or gh > h - 4:
-                continue
-            arr = np.asarray(boxes, np.float64).reshape(-1, 4)
-            free = attempt == len(PLACEMENT_SCALES)
-            for _ in range(25):
-                gx = int(rng.integers(2, w - gw - 1))
-                gy = int(rng.integers(2, h - gh - 1))
-                mb = [
-                    np.array([
-                        gx + dx, gy + dy, gx + dx + o['img'].shape[1],
-                        gy + dy + o['img'].shape[0]
-                    ], np.float64) for o, dx, dy in group
-                ]
-                fits = free or all(
-                    (_overlap(b, arr) <= MAX_OVERLAP).all() for b in mb)
-                if fits:
-                    placed = (group, gx, gy)
-                    break
-            if placed:
-                break
+        placed = place_group(
+            rng, lambda scale: _make_group(rng, cls, scale, companion), boxes,
+            w, h, must=qi < 2)
         if placed is None:
             continue
-        group, gx, gy = placed
-        for o, dx, dy in group:
-            x1, y1 = gx + dx, gy + dy
-            oh, ow = o['mask'].shape
-            region = img[y1:y1 + oh, x1:x1 + ow]
-            region[o['mask']] = o['img'][o['mask']]
-            boxes.append([x1, y1, x1 + ow, y1 + oh])
-            labels.append(CLASSES.index(o['cls']))
+        for box, name in paste_group(img, *placed):
+            boxes.append(box)
+            labels.append(CLASSES.index(name))
     bboxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     bboxes[:, 0::2] = bboxes[:, 0::2].clip(0, w)
     bboxes[:, 1::2] = bboxes[:, 1::2].clip(0, h)

@@ -2,6 +2,7 @@
 
     python tools/analysis_tools/benchmark_table1.py
         [--data-root data/synthetic_table1_loads] [--no-cart-loads]
+        [--family default|yard]
         [--num-train 480] [--num-val 200] [--data-seed 1]
         [--pretrained checkpoints/small_vgg_crops.pth]
         [--jobs 2] [--methods wsddn oicr ... ours ours-plus full] [--seeds 3]
@@ -91,6 +92,12 @@ from table1_runs import (CORLOC_CONFIG, CORLOC_IMAGES,  # noqa: E402,F401
 # (--no-cart-loads) where the table used to be.
 DATA_ROOT = 'data/synthetic_table1_loads'
 DATA_ROOT_V1 = 'data/synthetic_table1'
+# --family yard: the second scene family (make_synthetic.py --family yard),
+# other classes, shapes and configurations than the ones the methods were
+# developed on; its class split (the first five of the generated json's
+# categories base, the others novel) is handed to every config with
+# --cfg-options (table1_runs.split_options), the configs unchanged.
+DATA_ROOT_YARD = 'data/synthetic_yard'
 NUM_TRAIN = 480
 NUM_VAL = 200
 NUM_SEEDS = 3
@@ -150,9 +157,17 @@ def parse_args(argv=None):
         default=1,
         help='seed when the data root is generated')
     parser.add_argument(
+        '--family',
+        choices=('default', 'yard'),
+        default='default',
+        help='scene family of the generated data (make_synthetic.py '
+        '--family): yard = scenes the methods were not developed on, the '
+        'configs given its classes on the command line (default root '
+        f'{DATA_ROOT_YARD})')
+    parser.add_argument(
         '--cart-loads',
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=None,
         help='generate the data root with carts that may carry a bottle '
         '(make_synthetic.py --cart-loads; the default since issue 9); '
         '--no-cart-loads: generator version 1.0\'s scenes')
@@ -198,8 +213,15 @@ def parse_args(argv=None):
         metavar='KEY=VALUE',
         help='appended to every tools/train.py and tools/test.py command')
     args = parser.parse_args(argv)
+    if args.family == 'yard':
+        if args.cart_loads:
+            parser.error('--cart-loads is an option of the default family')
+        args.cart_loads = False
+    elif args.cart_loads is None:
+        args.cart_loads = True
     if args.data_root is None:
-        args.data_root = DATA_ROOT if args.cart_loads else DATA_ROOT_V1
+        args.data_root = (DATA_ROOT_YARD if args.family == 'yard' else
+                          DATA_ROOT if args.cart_loads else DATA_ROOT_V1)
     if args.jobs < 1 or args.seeds < 1 or args.diag_images < 0:
         parser.error('--jobs and --seeds must be >= 1, --diag-images >= 0')
     return args
@@ -225,7 +247,9 @@ def prepare_inputs(args):
             str(args.num_train), '--num-val',
             str(args.num_val), '--seed',
             str(args.data_seed)
-        ] + (['--cart-loads'] if args.cart_loads else []),
+        ] + (['--cart-loads'] if args.cart_loads else []) +
+                       (['--family', args.family]
+                        if args.family != 'default' else []),
                        cwd=REPO_ROOT,
                        check=True)
     if not osp.isfile(args.pretrained):
@@ -237,18 +261,36 @@ def prepare_inputs(args):
                        cwd=REPO_ROOT,
                        check=True)
     with open(ann) as f:
-        info = json.load(f).get('info', {})
-    data = info.get('args', {})
+        coco = json.load(f)
+    data = coco.get('info', {}).get('args', {})
     wanted = dict(
         num_train=args.num_train,
         num_val=args.num_val,
         seed=args.data_seed,
-        cart_loads=args.cart_loads)
-    recorded = {'cart_loads': False, **data}  # recorded only when set
+        cart_loads=args.cart_loads,
+        family=args.family)
+    # recorded only when not the default
+    recorded = {'cart_loads': False, 'family': 'default', **data}
     if data and any(recorded.get(k) != v for k, v in wanted.items()):
         log(f'note: {args.data_root} exists and was generated with {data}; '
             'it is used as it is')
+    args.class_split = None
+    if args.family == 'yard':
+        args.class_split = yard_split(coco, ann)
     return data
+
+
+def yard_split(coco, ann):
+    """The yard family's class split from its train.json ``coco``
+    (read from ``ann``): its ten categories in id order, the first five
+    base, the others novel."""
+    names = [c['name'] for c in sorted(coco.get('categories', []),
+                                       key=lambda c: c['id'])]
+    if len(names) != 10:
+        raise SystemExit(f'{ann}: the yard family has 10 categories, this '
+                         f'file has {len(names)}')
+    return dict(
+        classes=names, base_classes=names[:5], novel_classes=names[5:])
 
 
 def main(argv=None):
@@ -287,6 +329,7 @@ def main(argv=None):
         data_root=args.data_root,
         data_seed=data.get('seed', args.data_seed),
         data=data,
+        class_split=args.class_split,
         pretrained=args.pretrained,
         pretrained_sha256=sha256_prefix(args.pretrained),
         units=dict(

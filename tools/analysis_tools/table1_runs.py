@@ -113,14 +113,40 @@ def run_tool(args, log_file, env):
     return seconds, usage.ru_maxrss / 1024
 
 
-def base_options(args, seed):
-    """cfg-options of every tool call of a run (the user's last)."""
+def _list_option(names):
+    return '[' + ','.join(names) + ']'
+
+
+def split_options(split, config):
+    """cfg-options that give every loader's dataset, and the model of
+    ``config`` when it has a ``class_split`` (the DRN's), the class split
+    ``split`` (dict of ``classes``, ``base_classes``, ``novel_classes``);
+    none when ``split`` is None."""
+    if not split:
+        return []
+    keys = ('classes', 'base_classes', 'novel_classes')
+    opts = [
+        f'{loader}.dataset.metainfo.{k}={_list_option(split[k])}'
+        for loader in LOADERS for k in keys
+    ]
+    cfg = load_config(osp.join(REPO_ROOT, config)) if config else None
+    if cfg is not None and 'class_split' in (cfg.get('model') or {}):
+        opts += [f'model.class_split.{k}={_list_option(split[k])}'
+                 for k in keys]
+    return opts
+
+
+def base_options(args, seed, config=None):
+    """cfg-options of every tool call of a run (the user's last): seed, data
+    root, loaders in the process, the data's class split when it is not the
+    configs' (``args.class_split``, :func:`split_options` of ``config``)."""
     opts = [f'randomness.seed={seed}']
     for loader in LOADERS:
         opts += [
             f'{loader}.dataset.data_root={args.data_root}',
             f'{loader}.num_workers=0', f'{loader}.persistent_workers=False'
         ]
+    opts += split_options(getattr(args, 'class_split', None), config)
     return opts + list(args.cfg_options)
 
 
@@ -209,7 +235,7 @@ def train(method, work_dir, args, seed, log_file, env):
         prev = [f'load_from={load_from}'] if load_from else []
         secs, mib = run_tool([
             'tools/train.py', config, '--work-dir', folder, '--cfg-options',
-            *prev, NO_TRAIN_VAL, *base_options(args, seed)
+            *prev, NO_TRAIN_VAL, *base_options(args, seed, config)
         ], log_file, env)
         seconds, peak = seconds + secs, max(peak, mib)
         load_from = last_checkpoint(folder)
@@ -243,7 +269,7 @@ def test(method, checkpoint, work_dir, args, seed, log_file, env):
         run_tool([
             'tools/test.py', cfg_file, checkpoint, '--work-dir',
             osp.join(work_dir, f'test_{name}'), '--metrics-out', out,
-            '--cfg-options', *base_options(args, seed)
+            '--cfg-options', *base_options(args, seed, method.configs[-1])
         ], log_file, env)
         with open(out) as f:
             metrics[name] = json.load(f)

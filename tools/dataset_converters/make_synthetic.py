@@ -21,7 +21,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
 from mmdet_csod.synthetic import (DEFAULT_SS_MAX_SIDE,  # noqa: E402
-                                  generate_dataset)
+                                  FAMILIES, generate_dataset)
 
 
 def _non_negative(text: str) -> int:
@@ -82,12 +82,23 @@ def parse_args(argv=None):
         help='carts may carry a bottle (a base-class carrier and its load, '
         'as a horse carries its rider)')
     parser.add_argument(
+        '--family',
+        choices=sorted(FAMILIES),
+        default='default',
+        help="scene family: 'default' (the README's benchmarks) or 'yard' "
+        '(other classes, shapes and configurations, for checking a method '
+        'on scenes it was not developed on: mmdet_csod/synthetic/'
+        'yard_scene.py; configs/_base_/datasets/synthetic-yard_csod.py)')
+    parser.add_argument(
         '--quiet', action='store_true', help='no progress output')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.cart_loads and args.family != 'default':
+        sys.exit(f'--cart-loads is an option of the default family, not of '
+                 f'--family {args.family}')
     t0 = time.time()
     cocos = generate_dataset(
         args.out,
@@ -97,7 +108,8 @@ def main(argv=None):
         workers=args.workers,
         ss_max_side=args.ss_max_side or None,
         progress=not args.quiet,
-        cart_loads=args.cart_loads)
+        cart_loads=args.cart_loads,
+        family=args.family)
     for split, coco in cocos.items():
         print(f'{split}: {len(coco["images"])} images, '
               f'{len(coco["annotations"])} boxes')
