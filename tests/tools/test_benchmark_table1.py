@@ -484,3 +484,60 @@ def test_data_root_generated_with_cart_loads_unless_told(
         data = tool.prepare_inputs(args)
         assert ('--cart-loads' in calls[-1]) is loads
         assert data.get('cart_loads', False) is loads
+
+
+def test_yard_family_generated_and_its_split_given_to_every_config(
+        tmp_path, monkeypatch):
+    """--family yard generates the second scene family (make_synthetic.py
+    --family yard, never with cart loads) and hands its class split, read
+    from the generated json, to the datasets of every config and to the
+    model of a DRN config on the command line."""
+    tool = _tool()
+    calls = []
+    names = ['truck', 'table', 'barrel', 'door', 'balloon', 'dog', 'bird',
+             'cup', 'flower', 'robot']
+
+    def fake_run(cmd, cwd, check):
+        calls.append(cmd)
+        out = cmd[cmd.index('--out') + 1]
+        os.makedirs(osp.join(out, 'annotations'))
+        coco = dict(
+            info=dict(args=dict(num_train=480, num_val=200, seed=1,
+                                family='yard')),
+            categories=[dict(id=i + 1, name=n) for i, n in enumerate(names)])
+        with open(osp.join(out, 'annotations', 'train.json'), 'w') as f:
+            json.dump(coco, f)
+
+    monkeypatch.setattr(tool.subprocess, 'run', fake_run)
+    assert tool.parse_args(['--family', 'yard']).data_root == \
+        'data/synthetic_yard'
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--family', 'yard', '--cart-loads'])
+    args = tool.parse_args([
+        '--family', 'yard', '--data-root',
+        str(tmp_path / 'yard'), '--pretrained',
+        _pretrained(tmp_path / 'backbone.pth')
+    ])
+    assert args.cart_loads is False
+    tool.prepare_inputs(args)
+    assert calls[-1][-2:] == ['--family', 'yard']
+    assert '--cart-loads' not in calls[-1]
+    assert args.class_split == dict(
+        classes=names, base_classes=names[:5], novel_classes=names[5:])
+    runs = tool.table1_runs
+    drn = runs.base_options(args, 0, 'configs/csod/drn-plus_tiny_synthetic.py')
+    oicr = runs.base_options(args, 0,
+                             'configs/wsod/oicr_small-vgg_synthetic.py')
+    novel = 'novel_classes=[dog,bird,cup,flower,robot]'
+    for loader in runs.LOADERS:
+        assert f'{loader}.dataset.metainfo.{novel}' in drn
+        assert f'{loader}.dataset.metainfo.{novel}' in oicr
+    assert f'model.class_split.{novel}' in drn
+    assert not any(o.startswith('model.class_split') for o in oicr)
+    # the default family changes nothing
+    args.class_split = None
+    assert not any('metainfo' in o for o in runs.base_options(
+        args, 0, 'configs/csod/drn-plus_tiny_synthetic.py'))
+    # a json that is not the yard family's is an error that names it
+    with pytest.raises(SystemExit, match='10 categories'):
+        tool.yard_split(dict(categories=[]), 'x/train.json')
