@@ -27,8 +27,9 @@ yard``), has other classes, shapes, backgrounds and configurations, for
 checking a method on scenes it was not developed on.
 """
 from .crops import make_crop, make_crop_batch
-from .dataset import (DEFAULT_SS_MAX_SIDE, FAMILIES, GENERATOR_VERSION,
-                      SPLITS, generate_dataset, generate_split)
+from .dataset import (DEFAULT_SS_MAX_SIDE, GENERATOR_VERSION, SPLITS,
+                      generate_dataset, generate_split)
+from .families import FAMILIES, SceneFamily, get_family
 from .metrics import box_iou, proposal_recall
 from .objects import BODY_KIND, CLASSES, render_object
 from .scene import render_scene
@@ -36,7 +37,8 @@ from .yard_objects import YARD_CLASSES, render_yard_object
 from .yard_scene import render_yard_scene
 
 __all__ = [
-    'CLASSES', 'YARD_CLASSES', 'FAMILIES', 'SPLITS', 'BODY_KIND',
+    'CLASSES', 'YARD_CLASSES', 'FAMILIES', 'SceneFamily', 'get_family',
+    'SPLITS', 'BODY_KIND',
     'GENERATOR_VERSION', 'render_yard_object', 'render_yard_scene',
     'DEFAULT_SS_MAX_SIDE', 'render_object', 'render_scene', 'generate_split',
     'generate_dataset', 'make_crop', 'make_crop_batch', 'box_iou',

@@ -15,8 +15,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from .background import _background
-from .objects import CLASSES, render_object
+from .families import get_family
 
 #: Longer side of the main object as a fraction of the crop side.
 OBJECT_FRACTION = (0.35, 0.9)
@@ -27,10 +26,11 @@ BACKGROUND_SIZE = 224
 DISTRACTOR_VISIBLE = (0.2, 0.5)
 
 
-def _render_scaled(rng: np.random.Generator, cls: str,
-                   longest: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Render ``cls`` and resize its patch so its longer side is about
-    ``longest`` pixels. Returns (img [h, w, 3] uint8, mask [h, w] bool)."""
+def _render_scaled(rng: np.random.Generator, cls: str, longest: float,
+                   render_object) -> Tuple[np.ndarray, np.ndarray]:
+    """Render ``cls`` with ``render_object`` and resize its patch so its
+    longer side is about ``longest`` pixels. Returns (img [h, w, 3] uint8,
+    mask [h, w] bool)."""
     # render near the final size (cheap), then fix the scale exactly
     obj = render_object(rng, cls, max(12.0, longest * 0.75))
     img, mask = obj['img'], obj['mask']
@@ -63,20 +63,25 @@ def _paste(canvas: np.ndarray, img: np.ndarray, mask: np.ndarray, x: int,
 
 def make_crop(rng: np.random.Generator,
               size: int = 96,
-              label: Optional[int] = None) -> Tuple[np.ndarray, int]:
-    """One crop: (img [size, size, 3] uint8 BGR, label in [0, 10))."""
+              label: Optional[int] = None,
+              family: str = 'default') -> Tuple[np.ndarray, int]:
+    """One crop of a scene family's objects on its background: (img [size,
+    size, 3] uint8 BGR, label in [0, 10), an index into the family's
+    classes)."""
+    fam = get_family(family)
+    classes = fam.classes
     if label is None:
-        label = int(rng.integers(len(CLASSES)))
+        label = int(rng.integers(len(classes)))
     # a window of a scene-sized background, so clutter is as dense as in
     # the scenes
     bg = max(size, BACKGROUND_SIZE)
-    full = _background(rng, bg, bg)
+    full = fam.background(rng, bg, bg)
     bx, by = (int(v) for v in rng.integers(0, bg - size + 1, 2))
     canvas = np.ascontiguousarray(full[by:by + size, bx:bx + size])
     if rng.random() < DISTRACTOR_PROB:
-        cls2 = CLASSES[int(rng.integers(len(CLASSES)))]
+        cls2 = classes[int(rng.integers(len(classes)))]
         longest = size * rng.uniform(*OBJECT_FRACTION)
-        img2, mask2 = _render_scaled(rng, cls2, longest)
+        img2, mask2 = _render_scaled(rng, cls2, longest, fam.render_object)
         h, w = mask2.shape
         vis = rng.uniform(*DISTRACTOR_VISIBLE)
         side = int(rng.integers(4))  # 0 left, 1 right, 2 top, 3 bottom
@@ -87,10 +92,11 @@ def make_crop(rng: np.random.Generator,
             y = -int(h * (1 - vis)) if side == 2 else size - int(h * vis)
             x = int(rng.integers(-w // 2, max(size - w // 2, -w // 2 + 1)))
         _paste(canvas, img2, mask2, x, y)
-    cls = CLASSES[label]
+    cls = classes[label]
     lo, hi = OBJECT_FRACTION
     longest = size * math.exp(rng.uniform(math.log(lo), math.log(hi)))
-    img, mask = _render_scaled(rng, cls, min(longest, size - 2))
+    img, mask = _render_scaled(rng, cls, min(longest, size - 2),
+                               fam.render_object)
     h, w = mask.shape
     x = int(rng.integers(0, size - w + 1))
     y = int(rng.integers(0, size - h + 1))
@@ -100,7 +106,8 @@ def make_crop(rng: np.random.Generator,
 
 def make_crop_batch(rng: np.random.Generator,
                     batch_size: int,
-                    size: int = 96) -> Tuple[np.ndarray, np.ndarray]:
+                    size: int = 96,
+                    family: str = 'default') -> Tuple[np.ndarray, np.ndarray]:
     """A batch of single-object crops.
 
     Args:
@@ -108,18 +115,20 @@ def make_crop_batch(rng: np.random.Generator,
             states give equal batches.
         batch_size (int): Number of crops.
         size (int): Side of each (square) crop in pixels.
+        family (str): Scene family (:data:`~.families.FAMILIES`).
 
     Returns:
         tuple: ``imgs`` [B, size, size, 3] uint8 BGR and ``labels`` [B]
-        int64 indices into :data:`CLASSES` (the main object's class,
+        int64 indices into the family's classes (the main object's class,
         uniform over all classes).
     """
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     if size < 16:
         raise ValueError(f'size must be >= 16, got {size}')
+    num_classes = len(get_family(family).classes)
     imgs = np.empty((batch_size, size, size, 3), np.uint8)
-    labels = rng.integers(0, len(CLASSES), batch_size).astype(np.int64)
+    labels = rng.integers(0, num_classes, batch_size).astype(np.int64)
     for i in range(batch_size):
-        imgs[i], _ = make_crop(rng, size, int(labels[i]))
+        imgs[i], _ = make_crop(rng, size, int(labels[i]), family)
     return imgs, labels

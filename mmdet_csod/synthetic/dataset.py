@@ -25,10 +25,8 @@ import numpy as np
 from ..datasets.converters._common import Progress, pool_context
 from ..datasets.converters.selective_search import selective_search
 from ..datasets.proposals import proposal_key, save_proposals
+from .families import FAMILIES, get_family
 from .objects import CLASSES
-from .scene import render_scene
-from .yard_objects import YARD_CLASSES
-from .yard_scene import render_yard_scene
 
 GENERATOR_VERSION = '1.0'
 
@@ -37,13 +35,6 @@ JPEG_QUALITY = 95
 SS_MODE = 'fast'
 SS_SEED = 0  # seed of OpenCV's region ranking (C rand)
 DEFAULT_SS_MAX_SIDE = 192
-
-#: Scene families: name -> (classes, ``render(seed, split_index,
-#: image_index, cart_loads)``). 'default' is the project's (the README's
-#: benchmarks); 'yard' (:mod:`.yard_scene`) is a second one with other
-#: classes, shapes and configurations, for checking a method elsewhere.
-FAMILIES = dict(
-    default=(CLASSES, render_scene), yard=(YARD_CLASSES, render_yard_scene))
 
 
 def _encode(img: np.ndarray) -> bytes:
@@ -66,7 +57,7 @@ def _image_job(
     (out_dir, split_index, image_index, seed, ss_max_side, cart_loads,
      family) = job
     split = SPLITS[split_index]
-    render = FAMILIES[family][1]
+    render = FAMILIES[family].render_scene
     img, bboxes, labels = render(seed, split_index, image_index, cart_loads)
     data = _encode(img)
     file_name = f'{image_index:06d}.jpg'
@@ -148,7 +139,8 @@ def generate_split(out_dir: str,
         progress (bool): Print progress.
         cart_loads (bool): Carts may carry a bottle
             (:func:`~.scene.render_scene`; the default family only).
-        family (str): Scene family, a key of :data:`FAMILIES`.
+        family (str): Scene family, a key of
+            :data:`~.families.FAMILIES`.
 
     Returns:
         dict: The COCO dict written to the json.
@@ -159,9 +151,7 @@ def generate_split(out_dir: str,
         raise ValueError(f'num_images must be >= 1, got {num_images}')
     if seed < 0:
         raise ValueError(f'seed must be >= 0, got {seed}')
-    if family not in FAMILIES:
-        raise ValueError(
-            f'family must be one of {sorted(FAMILIES)}, got {family!r}')
+    get_family(family)  # a clear error for an unknown one
     if cart_loads and family != 'default':
         raise ValueError(f'cart_loads is an option of the default family, '
                          f'not of {family!r}')
@@ -204,7 +194,7 @@ def generate_split(out_dir: str,
         ss_seed=SS_SEED,
         jpeg_quality=JPEG_QUALITY,
         args=dict(args or {}))
-    coco = _coco_dict(results, info, FAMILIES[family][0])
+    coco = _coco_dict(results, info, FAMILIES[family].classes)
     ann_path = osp.join(out_dir, 'annotations', f'{split}.json')
     tmp = ann_path + '.tmp'
     with open(tmp, 'w') as f:

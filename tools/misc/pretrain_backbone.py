@@ -4,7 +4,7 @@ data set (this project's analogue of the paper's ImageNet weights).
     python tools/misc/pretrain_backbone.py
         [--out checkpoints/small_vgg_crops.pth]
         [--iters 400] [--batch-size 64] [--size 96] [--lr 0.05] [--seed 0]
-        [--workers 2]
+        [--workers 2] [--family default|yard]
 
 SmallVGG (default arguments) + global average pooling + a linear
 classifier over the 10 classes, SGD with momentum 0.9 and a cosine learning
@@ -12,7 +12,9 @@ rate, on crops made on the fly by
 :func:`mmdet_csod.synthetic.crops.make_crop_batch`. Pixels are
 normalised like the configs' data_preprocessor (BGR -> RGB, ImageNet mean
 and std). Loss and accuracy are logged every 100 iterations, and the
-accuracy on 500 fresh crops at the end.
+accuracy on 500 fresh crops at the end. ``--family yard`` classifies the
+yard scenes' ten classes instead (mmdet_csod/synthetic/yard_scene.py): the
+analogue of ImageNet weights for that family (``meta['family']``).
 
 The checkpoint is mmengine style: ``state_dict`` holds only the backbone,
 keys prefixed ``backbone.``, so ``load_checkpoint(model, path,
@@ -59,6 +61,12 @@ def parse_args(argv=None):
     parser.add_argument('--weight-decay', type=float, default=1e-4)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
+        '--family',
+        choices=('default', 'yard'),
+        default='default',
+        help="scene family whose objects the crops show (default: "
+        "'default', the README's benchmarks)")
+    parser.add_argument(
         '--workers',
         type=int,
         default=2,
@@ -77,8 +85,13 @@ class CropStream(IterableDataset):
     ``np.random.default_rng([seed, w, k])``, so the stream depends only
     on the seed and the number of workers."""
 
-    def __init__(self, batch_size: int, size: int, seed: int):
+    def __init__(self,
+                 batch_size: int,
+                 size: int,
+                 seed: int,
+                 family: str = 'default'):
         self.batch_size, self.size, self.seed = batch_size, size, seed
+        self.family = family
 
     def __iter__(self):
         from mmdet_csod.synthetic import make_crop_batch
@@ -94,7 +107,8 @@ class CropStream(IterableDataset):
         k = 0
         while True:
             rng = np.random.default_rng([self.seed, worker, k])
-            imgs, labels = make_crop_batch(rng, self.batch_size, self.size)
+            imgs, labels = make_crop_batch(rng, self.batch_size, self.size,
+                                           self.family)
             yield torch.from_numpy(imgs), torch.from_numpy(labels)
             k += 1
 
@@ -134,10 +148,13 @@ def lr_at(it: int, iters: int, base_lr: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, seed: int, size: int) -> float:
+def evaluate(model: nn.Module,
+             seed: int,
+             size: int,
+             family: str = 'default') -> float:
     from mmdet_csod.synthetic import make_crop_batch
     rng = np.random.default_rng([seed, HELD_OUT_STREAM])
-    imgs, labels = make_crop_batch(rng, HELD_OUT, size)
+    imgs, labels = make_crop_batch(rng, HELD_OUT, size, family)
     model.eval()
     correct = 0
     for i in range(0, HELD_OUT, 100):
@@ -150,9 +167,10 @@ def evaluate(model: nn.Module, seed: int, size: int) -> float:
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmdet_csod.synthetic import CLASSES
+    from mmdet_csod.synthetic import get_family
+    classes = get_family(args.family).classes
     torch.manual_seed(args.seed)
-    model = Classifier(len(CLASSES))
+    model = Classifier(len(classes))
     model.train()
     optim = torch.optim.SGD(
         model.parameters(),
@@ -160,7 +178,7 @@ def main(argv=None):
         momentum=0.9,
         weight_decay=args.weight_decay)
     loader = DataLoader(
-        CropStream(args.batch_size, args.size, args.seed),
+        CropStream(args.batch_size, args.size, args.seed, args.family),
         batch_size=None,
         num_workers=args.workers,
         prefetch_factor=4 if args.workers else None)
@@ -192,13 +210,14 @@ def main(argv=None):
             run_loss = run_correct = run_seen = 0
     del loader
     train_time = time.time() - t0
-    accuracy = evaluate(model, args.seed, args.size)
+    accuracy = evaluate(model, args.seed, args.size, args.family)
     print(f'held-out accuracy ({HELD_OUT} crops): {accuracy:.4f}', flush=True)
     meta = dict(
         iters=args.iters,
         accuracy=accuracy,
         seed=args.seed,
-        classes=list(CLASSES),
+        classes=list(classes),
+        family=args.family,
         batch_size=args.batch_size,
         size=args.size,
         lr=args.lr,
