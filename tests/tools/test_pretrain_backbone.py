@@ -80,3 +80,23 @@ def test_loads_into_the_drn_backbone(pretrained):
     for k, v in after.items():
         if not k.startswith('backbone.'):
             assert torch.equal(v, before[k]), k
+
+
+def test_yard_family_crops_and_checkpoint(tmp_path):
+    """--family yard: crops of the yard scenes' classes on their background,
+    and a checkpoint whose meta names them."""
+    from mmdet_csod.synthetic import YARD_CLASSES
+    imgs, labels = make_crop_batch(
+        np.random.default_rng(3), 40, size=48, family='yard')
+    default, _ = make_crop_batch(np.random.default_rng(3), 40, size=48)
+    assert imgs.shape == (40, 48, 48, 3) and labels.max() < len(YARD_CLASSES)
+    assert not np.array_equal(imgs, default)
+    with pytest.raises(ValueError, match='family must be one of'):
+        make_crop_batch(np.random.default_rng(3), 2, family='street')
+    out = str(tmp_path / 'yard.pth')
+    _tool().main([
+        '--family', 'yard', '--iters', '2', '--batch-size', '4', '--size',
+        '32', '--workers', '0', '--out', out
+    ])
+    meta = torch.load(out, map_location='cpu', weights_only=True)['meta']
+    assert meta['family'] == 'yard' and meta['classes'] == list(YARD_CLASSES)
