@@ -8,8 +8,11 @@ Example::
 Writes ``OUT/annotations/{train,val}.json`` (COCO, every box of every class),
 ``OUT/{train,val}/NNNNNN.jpg`` and Selective Search proposals
 ``OUT/proposals/ss_{train,val}.npz``. The output depends on the seed, the
-sizes and ``--ss-max-side`` only, not on ``--workers``. See
-``mmdet_csod/synthetic/`` for what the scenes hold.
+sizes, ``--ss-max-side``, ``--cart-loads`` and ``--family`` only, not on
+``--workers``. See ``mmdet_csod/synthetic/`` for what the scenes hold;
+``--family yard`` draws the second scene family (other classes, shapes and
+configurations: ``mmdet_csod/synthetic/yard_scene.py``), whose json's
+categories are its classes.
 """
 import argparse
 import os
