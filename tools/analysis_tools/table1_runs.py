@@ -113,26 +113,21 @@ def run_tool(args, log_file, env):
     return seconds, usage.ru_maxrss / 1024
 
 
-def _list_option(names):
-    return '[' + ','.join(names) + ']'
-
-
 def split_options(split, config):
-    """cfg-options that give every loader's dataset, and the model of
+    """cfg-options giving every loader's dataset, and the model of
     ``config`` when it has a ``class_split`` (the DRN's), the class split
-    ``split`` (dict of ``classes``, ``base_classes``, ``novel_classes``);
-    none when ``split`` is None."""
+    ``split`` (``classes``, ``base_classes``, ``novel_classes``); none
+    when ``split`` is None."""
     if not split:
         return []
-    keys = ('classes', 'base_classes', 'novel_classes')
+    lists = {k: '[' + ','.join(v) + ']' for k, v in split.items()}
     opts = [
-        f'{loader}.dataset.metainfo.{k}={_list_option(split[k])}'
-        for loader in LOADERS for k in keys
+        f'{loader}.dataset.metainfo.{k}={v}' for loader in LOADERS
+        for k, v in lists.items()
     ]
     cfg = load_config(osp.join(REPO_ROOT, config)) if config else None
     if cfg is not None and 'class_split' in (cfg.get('model') or {}):
-        opts += [f'model.class_split.{k}={_list_option(split[k])}'
-                 for k in keys]
+        opts += [f'model.class_split.{k}={v}' for k, v in lists.items()]
     return opts
 
 
