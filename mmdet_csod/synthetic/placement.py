@@ -76,3 +76,40 @@ def paste_group(img: np.ndarray, group: Group, gx: int,
         region[o['mask']] = o['img'][o['mask']]
         out.append(([x1, y1, x1 + ow, y1 + oh], o['cls']))
     return out
+
+
+def block_classes(seed: int, split_index: int, image_index: int,
+                  classes: Sequence[str], stream: int) -> Tuple[str, str]:
+    """Two classes an image starts with: each block of 5 consecutive images
+    covers all 10 ``classes`` (a random permutation per block, drawn from
+    ``np.random.default_rng([seed, split_index, block, stream])``), so any
+    split of 5 images or more holds every class."""
+    block, pos = divmod(image_index, 5)
+    perm = np.random.default_rng([seed, split_index, block,
+                                  stream]).permutation(len(classes))
+    return classes[perm[2 * pos]], classes[perm[2 * pos + 1]]
+
+
+def add_group(rng: np.random.Generator, img: np.ndarray,
+              make_group: Callable[[float], Group], boxes: List[List[int]],
+              labels: List[int], classes: Sequence[str], must: bool) -> None:
+    """Place a group (:func:`place_group`), paste it into ``img`` and append
+    its members' boxes and class indices (into ``classes``) to ``boxes`` and
+    ``labels``; nothing when it finds no place."""
+    h, w = img.shape[:2]
+    placed = place_group(rng, make_group, boxes, w, h, must)
+    if placed is None:
+        return
+    for box, name in paste_group(img, *placed):
+        boxes.append(box)
+        labels.append(classes.index(name))
+
+
+def scene_arrays(boxes: List[List[int]], labels: List[int], w: int,
+                 h: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``bboxes`` [N, 4] float32 clipped to the ``w`` x ``h`` image and
+    ``labels`` [N] int64 of a scene."""
+    bboxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    bboxes[:, 0::2] = bboxes[:, 0::2].clip(0, w)
+    bboxes[:, 1::2] = bboxes[:, 1::2].clip(0, h)
+    return bboxes, np.asarray(labels, np.int64)

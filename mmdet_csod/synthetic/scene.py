@@ -8,7 +8,7 @@ import numpy as np
 
 from .background import _background
 from .objects import BODY_KIND, BODY_SIZE, CLASSES, render_object
-from .placement import paste_group, place_group
+from .placement import add_group, block_classes, scene_arrays
 
 IMG_SIZE_RANGE = (224, 320)  # each side, inclusive
 NUM_OBJECTS_RANGE = (2, 6)  # inclusive
@@ -79,17 +79,6 @@ def _make_group(rng: np.random.Generator, cls: str, scale: float,
     return [(o, dx - ox, dy - oy) for o, dx, dy in members]
 
 
-def _block_classes(seed: int, split_index: int,
-                   image_index: int) -> Tuple[str, str]:
-    """Two classes every image starts with: each block of 5 consecutive
-    images covers all 10 classes (a random permutation per block), so any
-    split of 5 images or more holds every class."""
-    block, pos = divmod(image_index, 5)
-    perm = np.random.default_rng([seed, split_index, block,
-                                  0xB10C]).permutation(len(CLASSES))
-    return CLASSES[perm[2 * pos]], CLASSES[perm[2 * pos + 1]]
-
-
 def render_scene(
         seed: int,
         split_index: int,
@@ -104,8 +93,9 @@ def render_scene(
     generator version 1.0 made, byte for byte.
 
     The image draws from ``np.random.default_rng([seed, split_index,
-    image_index])`` (and a per-block stream, see :func:`_block_classes`), so
-    it does not depend on which process renders it.
+    image_index])`` (and a per-block stream, see
+    :func:`~.placement.block_classes`), so it does not depend on which
+    process renders it.
 
     Returns:
         tuple: ``img`` [H, W, 3] uint8 BGR with H, W in 224..320;
@@ -119,7 +109,8 @@ def render_scene(
     img = _background(rng, h, w)
     n_target = int(
         rng.integers(NUM_OBJECTS_RANGE[0], NUM_OBJECTS_RANGE[1] + 1))
-    first = list(_block_classes(seed, split_index, image_index))
+    first = list(
+        block_classes(seed, split_index, image_index, CLASSES, 0xB10C))
     block_parity = (image_index // 5) % 2 == 0
     queue = first + [
         CLASSES[i] for i in rng.integers(0, len(CLASSES), n_target - 2)
@@ -142,15 +133,7 @@ def render_scene(
             companion = bool(rng.random() < LAMP_BY_HOUSE_PROB)
         # the first two objects are always placed: after the last scale they
         # get one more try that ignores the overlap limit
-        placed = place_group(
-            rng, lambda scale: _make_group(rng, cls, scale, companion), boxes,
-            w, h, must=qi < 2)
-        if placed is None:
-            continue
-        for box, name in paste_group(img, *placed):
-            boxes.append(box)
-            labels.append(CLASSES.index(name))
-    bboxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    bboxes[:, 0::2] = bboxes[:, 0::2].clip(0, w)
-    bboxes[:, 1::2] = bboxes[:, 1::2].clip(0, h)
-    return img, bboxes, np.asarray(labels, np.int64)
+        add_group(
+            rng, img, lambda scale: _make_group(rng, cls, scale, companion),
+            boxes, labels, CLASSES, must=qi < 2)
+    return (img, *scene_arrays(boxes, labels, w, h))

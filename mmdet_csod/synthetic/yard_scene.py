@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .drawing import _pt
-from .placement import Group, paste_group, place_group
+from .placement import Group, add_group, block_classes, scene_arrays
 from .yard_objects import YARD_BODY, YARD_CLASSES, render_yard_object
 
 IMG_SIZE_RANGE = (224, 320)  # each side, inclusive
@@ -109,16 +109,6 @@ def _yard_group(rng: np.random.Generator, cls: str, scale: float,
     return [(o, dx - ox, dy - oy) for o, dx, dy in members]
 
 
-def _yard_block_classes(seed: int, split_index: int,
-                        image_index: int) -> Tuple[str, str]:
-    """Two classes each image starts with, every block of 5 images covering
-    all ten classes."""
-    block, pos = divmod(image_index, 5)
-    perm = np.random.default_rng([seed, split_index, block,
-                                  0x7A2D]).permutation(len(YARD_CLASSES))
-    return YARD_CLASSES[perm[2 * pos]], YARD_CLASSES[perm[2 * pos + 1]]
-
-
 _COMPANION_PROB: Dict[str, float] = dict(
     dog=BIRD_ON_DOG_PROB,
     table=CUP_ON_TABLE_PROB,
@@ -152,7 +142,9 @@ def render_yard_scene(
     img = _yard_background(rng, h, w)
     n_target = int(
         rng.integers(NUM_OBJECTS_RANGE[0], NUM_OBJECTS_RANGE[1] + 1))
-    queue = list(_yard_block_classes(seed, split_index, image_index)) + [
+    queue = list(
+        block_classes(seed, split_index, image_index, YARD_CLASSES, 0x7A2D)
+    ) + [
         YARD_CLASSES[i]
         for i in rng.integers(0, len(YARD_CLASSES), n_target - 2)
     ]
@@ -170,15 +162,7 @@ def render_yard_scene(
                 companion = block_parity
             else:
                 companion = bool(rng.random() < _COMPANION_PROB[cls])
-        placed = place_group(
-            rng, lambda scale: _yard_group(rng, cls, scale, companion),
-            boxes, w, h, must=qi < 2)
-        if placed is None:
-            continue
-        for box, name in paste_group(img, *placed):
-            boxes.append(box)
-            labels.append(YARD_CLASSES.index(name))
-    bboxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    bboxes[:, 0::2] = bboxes[:, 0::2].clip(0, w)
-    bboxes[:, 1::2] = bboxes[:, 1::2].clip(0, h)
-    return img, bboxes, np.asarray(labels, np.int64)
+        add_group(
+            rng, img, lambda scale: _yard_group(rng, cls, scale, companion),
+            boxes, labels, YARD_CLASSES, must=qi < 2)
+    return (img, *scene_arrays(boxes, labels, w, h))

@@ -140,7 +140,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--data-root',
-        help=f'default: {DATA_ROOT}, {DATA_ROOT_V1} with --no-cart-loads')
+        help=f'default: {DATA_ROOT}, {DATA_ROOT_V1} with --no-cart-loads, '
+        f'{DATA_ROOT_YARD} with --family yard')
     parser.add_argument(
         '--num-train',
         type=int,

@@ -60,9 +60,10 @@ def parse_args(argv=None):
     parser.add_argument('--lr', type=float, default=0.05)
     parser.add_argument('--weight-decay', type=float, default=1e-4)
     parser.add_argument('--seed', type=int, default=0)
+    from mmdet_csod.synthetic import FAMILIES
     parser.add_argument(
         '--family',
-        choices=('default', 'yard'),
+        choices=sorted(FAMILIES),
         default='default',
         help="scene family whose objects the crops show (default: "
         "'default', the README's benchmarks)")
