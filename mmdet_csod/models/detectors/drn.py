@@ -95,6 +95,13 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             boxed base objects (:meth:`scores_off_base_boxes`): a labelled
             object is not an unlabelled one (beyond the paper); False: from
             every proposal, as in the paper.
+        rec_scm_base_seeds (bool): With ``rec_pseudo_seeds``, the base
+            classes' seeds in the refinement are the SCM's boxes of them
+            too (:meth:`base_scm_boxes`), not their top-scoring proposals:
+            the SCM learns from base-class heatmaps and is applied to
+            novel-class ones, so both are made by a recognition head
+            trained the same way (beyond the paper); False: only the novel
+            classes take the SCM's boxes.
         unlabelled_topk (int, optional): With a value, the ``k`` proposals
             the recognition head scores highest for each novel class present
             in the image are never background for the detection head (see
@@ -123,6 +130,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                  rec_box_seeds: bool = False,
                  rec_pseudo_seeds: bool = False,
                  pseudo_off_base_boxes: bool = False,
+                 rec_scm_base_seeds: bool = False,
                  scm_gate: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -192,6 +200,11 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
         self.rec_box_seeds = rec_box_seeds
         self.rec_pseudo_seeds = rec_pseudo_seeds
         self.pseudo_off_base_boxes = pseudo_off_base_boxes
+        if rec_scm_base_seeds and (scm is None or not rec_pseudo_seeds
+                                   or rec_box_seeds):
+            raise ValueError('rec_scm_base_seeds needs an scm and '
+                             'rec_pseudo_seeds, and replaces rec_box_seeds')
+        self.rec_scm_base_seeds = rec_scm_base_seeds
         self.scm_gate = None
         if scm_gate is not None:
             if scm is None:
@@ -247,7 +260,19 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             seeds = self.rec_gt_instances(batch_data_samples) \
                 if self.rec_box_seeds else None
             if self.rec_pseudo_seeds and pseudo is not None:
-                seeds = self.rec_seed_instances(pseudo, seeds)
+                seed_boxes = pseudo
+                if self.rec_scm_base_seeds:  # never the detection head's
+                    seed_boxes = [
+                        InstanceData(
+                            bboxes=torch.cat([b.bboxes, p.bboxes]),
+                            labels=torch.cat([b.labels, p.labels]))
+                        for b, p in zip(
+                            self.base_scm_boxes(
+                                proposals, rec_scores,
+                                self.base_queries(batch_data_samples)[0],
+                                img_shapes, feats=scm_feats), pseudo)
+                    ]
+                seeds = self.rec_seed_instances(seed_boxes, seeds)
             rec_losses = self.rec_head.bbox_head.loss(
                 rec.outs,
                 rec.proposals,

@@ -78,6 +78,39 @@ class DRNTargetsMixin:
             out.append(InstanceData(bboxes=boxes, labels=labels))
         return out
 
+    def base_scm_boxes(self, proposals: List[Tensor],
+                       rec_scores: List[Tensor], queries: Tensor,
+                       img_shapes: Sequence,
+                       feats: Optional[Tensor] = None) -> List[InstanceData]:
+        """The SCM's boxes of the base classes present, per image.
+
+        What :meth:`pseudo_boxes` makes of a novel class, made of a base
+        class: the SCM's prediction from the same recognition scores, not
+        its ground truth (see ``rec_scm_base_seeds``).
+
+        Args:
+            proposals (list[Tensor]): Per image [R_i, 4].
+            rec_scores (list[Tensor]): Per image [R_i, C_rec], detached.
+            queries (Tensor): [Q, 2] base-class queries (image index, rec
+                column), :meth:`base_queries`.
+            img_shapes (Sequence): Per image (h, w).
+            feats (Tensor, optional): See :meth:`pseudo_boxes`.
+
+        Returns:
+            list[InstanceData]: Per image ``bboxes`` [K_i, 4] and global
+            ``labels`` [K_i].
+        """
+        res = self.scm.predict(proposals, rec_scores, queries, img_shapes,
+                               feats=feats)
+        rec_map = torch.tensor(self.rec_label_map, dtype=torch.long,
+                               device=res.labels.device)
+        labels, img_ids = rec_map[res.labels], res.img_ids
+        return [
+            InstanceData(bboxes=res.bboxes[img_ids == i].detach(),
+                         labels=labels[img_ids == i])
+            for i in range(len(proposals))
+        ]
+
     def unlabelled_proposals(self, rec_scores: List[Tensor],
                              image_labels: Tensor) -> List[Tensor]:
         """Proposals that may hold an object of a novel class present.

@@ -1,0 +1,123 @@
+"""rec_scm_base_seeds: the SCM's boxes of the base classes seed their
+refinement (beside the novel classes' pseudo boxes), in a real training
+step; they never reach the detection head, and no ground-truth box is a
+recognition seed."""
+import os.path as osp
+
+import pytest
+import torch
+from conftest import REPO_ROOT, use_data_root
+from mmdet.registry import DATASETS, MODELS
+from mmdet.structures.bbox import get_box_tensor
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.runner import set_random_seed
+
+PLUS = osp.join(REPO_ROOT, 'configs', 'csod', 'drn-plus_tiny_synthetic.py')
+
+pytestmark = pytest.mark.usefixtures('one_thread')
+
+
+def _cfg(root, **model):
+    cfg = Config.fromfile(PLUS)
+    use_data_root(cfg, root)
+    cfg.model.update(model)
+    return cfg
+
+
+def _model_and_batch(root, **model):
+    cfg = _cfg(root, **model)
+    ds = DATASETS.build(cfg.train_dataloader.dataset)
+    set_random_seed(0)
+    net = MODELS.build(cfg.model)
+    net.init_weights()
+    return net, pseudo_collate([ds[i] for i in range(2)])
+
+
+def _record(model, monkeypatch):
+    """The seeds the refinement gets, the samples the detection head gets
+    and the SCM's base-class boxes, call by call."""
+    seen = dict(seeds=[], det=[], base=[])
+    rec_loss = model.rec_head.bbox_head.loss
+    det_loss = model.roi_head.loss
+    base_boxes = model.base_scm_boxes
+
+    def record_rec(outs, proposals, labels, gt_instances, **kwargs):
+        seen['seeds'].append(gt_instances)
+        return rec_loss(outs, proposals, labels, gt_instances, **kwargs)
+
+    def record_det(x, proposals, samples, **kwargs):
+        seen['det'].append(samples)
+        return det_loss(x, proposals, samples, **kwargs)
+
+    def record_base(*args, **kwargs):
+        seen['base'].append(base_boxes(*args, **kwargs))
+        return seen['base'][-1]
+
+    monkeypatch.setattr(model.rec_head.bbox_head, 'loss', record_rec)
+    monkeypatch.setattr(model.roi_head, 'loss', record_det)
+    monkeypatch.setattr(model, 'base_scm_boxes', record_base)
+    return seen
+
+
+def test_base_classes_seeded_by_the_scm_not_by_their_boxes(
+        synthetic_root, monkeypatch):
+    model, batch = _model_and_batch(synthetic_root, rec_scm_base_seeds=True)
+    seen = _record(model, monkeypatch)
+    model.train()
+    data = model.data_preprocessor(batch, True)
+    model.pseudo_gt_enabled = False  # the warm-up: the paper's own seeds
+    model(**data, mode='loss')
+    assert seen['seeds'] == [None] and not seen['base']
+    model.pseudo_gt_enabled = True
+    losses = model(**data, mode='loss')
+    assert len(seen['base']) == 1
+    base = torch.tensor(model.base_labels)
+    novel = torch.tensor(model.novel_labels)
+    for sample, seed, scm_base, det in zip(data['data_samples'],
+                                           seen['seeds'][1], seen['base'][0],
+                                           seen['det'][1]):
+        gt = sample.gt_instances
+        # a base class with boxes in the image gets the SCM's box(es) of
+        # it, which are not its ground truth
+        assert set(scm_base.labels.tolist()) == set(gt.labels.tolist())
+        is_base = torch.isin(seed.labels.cpu(), base)
+        torch.testing.assert_close(seed.bboxes[is_base], scm_base.bboxes)
+        assert torch.equal(seed.labels[is_base], scm_base.labels)
+        assert not torch.equal(seed.bboxes[is_base].sort(0).values,
+                               get_box_tensor(gt.bboxes).sort(0).values)
+        # the detection head: the base ground truth and the novel pseudo
+        # boxes, no SCM box of a base class
+        det_gt = det.gt_instances
+        det_base = torch.isin(det_gt.labels.cpu(), base)
+        torch.testing.assert_close(
+            get_box_tensor(det_gt.bboxes)[det_base],
+            get_box_tensor(gt.bboxes))
+        assert torch.equal(seed.labels[~is_base], det_gt.labels[~det_base])
+        assert torch.isin(det_gt.labels[~det_base].cpu(), novel).all()
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+
+
+def test_without_the_switch_base_classes_seed_themselves(
+        synthetic_root, monkeypatch):
+    model, batch = _model_and_batch(synthetic_root)
+    assert model.rec_scm_base_seeds is False
+    seen = _record(model, monkeypatch)
+    model.train()
+    model.pseudo_gt_enabled = True
+    model(**model.data_preprocessor(batch, True), mode='loss')
+    assert not seen['base']
+    base = torch.tensor(model.base_labels)
+    assert not any(
+        torch.isin(s.labels.cpu(), base).any() for s in seen['seeds'][0])
+
+
+@pytest.mark.parametrize('model,match', [
+    (dict(rec_pseudo_seeds=False), 'rec_pseudo_seeds'),
+    (dict(rec_box_seeds=True), 'rec_box_seeds'),
+])
+def test_the_switch_needs_pseudo_seeds_and_no_box_seeds(
+        synthetic_root, model, match):
+    cfg = _cfg(synthetic_root, rec_scm_base_seeds=True, **model)
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(cfg.model)
