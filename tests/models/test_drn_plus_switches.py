@@ -467,11 +467,15 @@ def test_rec_box_seeds_change_only_the_refinement_losses(synthetic_root):
 # ------------------------------------------------------------- scm_gate
 def test_scm_gate_arguments():
     model, _ = _drn(scm_gate=dict(momentum=0.5))
-    assert model.scm_gate == dict(momentum=0.5)
+    assert model.scm_gate == dict(momentum=0.5, gate_seeds=True)
     assert torch.equal(model.scm_gate_iou, torch.zeros(2))
     assert 'scm_gate_iou' in model.state_dict()
-    assert _drn(scm_gate=dict())[0].scm_gate == dict(momentum=0.9)
-    assert _drn(scm_gate=dict(momentum=0))[0].scm_gate == dict(momentum=0)
+    assert _drn(scm_gate=dict())[0].scm_gate == dict(momentum=0.9,
+                                                     gate_seeds=True)
+    assert _drn(scm_gate=dict(momentum=0, gate_seeds=False))[0].scm_gate \
+        == dict(momentum=0, gate_seeds=False)
+    with pytest.raises(ValueError, match="unknown keys \\['seeds'\\]"):
+        _drn(scm_gate=dict(seeds=False))
     plain, _ = _drn()
     assert plain.scm_gate is None
     assert 'scm_gate_iou' not in plain.state_dict()

@@ -79,7 +79,10 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             pseudo boxes only while, on the training batches' base classes,
             their running mean IoU with the ground truth beats the
             recognition head's top box (else the top box, as without SCM);
-            None: always the SCM's (the paper).
+            None: always the SCM's (the paper). ``gate_seeds=False``: the
+            gate decides the detection head's pseudo boxes only, and the
+            refinement seeds of ``rec_pseudo_seeds`` stay the SCM's boxes
+            (:meth:`refinement_pseudo_boxes`).
         rec_box_seeds (bool): The recognition head's refinement takes the
             base classes' boxes as its seeds for those classes (and no
             novel seed on a base box) instead of their top-scoring
@@ -209,7 +212,11 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
         if scm_gate is not None:
             if scm is None:
                 raise ValueError('scm_gate needs an scm')
-            self.scm_gate = dict(momentum=0.9)
+            self.scm_gate = dict(momentum=0.9, gate_seeds=True)
+            unknown = sorted(set(scm_gate) - set(self.scm_gate))
+            if unknown:
+                raise ValueError(f'scm_gate: unknown keys {unknown} '
+                                 '(momentum, gate_seeds)')
             self.scm_gate.update(scm_gate)
             if not 0 <= self.scm_gate['momentum'] < 1:
                 raise ValueError('scm_gate momentum must be in [0, 1)')
@@ -251,16 +258,18 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             proposals = [p.detach() for p in rec.proposals]
             rec_scores = [s.detach() for s in rec.scores]
             scm_feats = self.scm_feats(batch_inputs, x)
+            box_scores = self.pseudo_box_scores(
+                proposals, rec_scores,
+                batch_data_samples) if use_pseudo else None
             pseudo = self.pseudo_boxes(
-                proposals,
-                self.pseudo_box_scores(proposals, rec_scores,
-                                       batch_data_samples),
-                image_labels, img_shapes,
+                proposals, box_scores, image_labels, img_shapes,
                 feats=scm_feats) if use_pseudo else None
             seeds = self.rec_gt_instances(batch_data_samples) \
                 if self.rec_box_seeds else None
             if self.rec_pseudo_seeds and pseudo is not None:
-                seed_boxes = pseudo
+                seed_boxes = self.refinement_pseudo_boxes(
+                    pseudo, proposals, box_scores, image_labels,
+                    img_shapes, feats=scm_feats)
                 if self.rec_scm_base_seeds:  # never the detection head's
                     seed_boxes = [
                         InstanceData(

@@ -203,14 +203,16 @@ class DRNTargetsMixin:
     def pseudo_boxes(self, proposals: List[Tensor], rec_scores: List[Tensor],
                      image_labels: Tensor,
                      img_shapes: Sequence,
-                     feats: Optional[Tensor] = None) -> List[InstanceData]:
+                     feats: Optional[Tensor] = None,
+                     gated: bool = True) -> List[InstanceData]:
         """Pseudo boxes of the novel classes present in each image.
 
         One per class (the paper), or with the SCM's ``max_per_query > 1``
         also the further instances it finds. The SCM's boxes with
         ``pseudo_gt='scm'``, unless a ``scm_gate`` finds that the SCM does
         not yet beat the recognition head's top box on the base classes
-        (:meth:`scm_earns_its_place`): then the top box.
+        (:meth:`scm_earns_its_place`): then the top box. ``gated=False``
+        leaves the gate out: the SCM's boxes whatever it says.
 
         Args:
             proposals (list[Tensor]): per image [R_i, 4].
@@ -234,7 +236,8 @@ class DRNTargetsMixin:
                          device=device).reshape(-1, 2)
         rec_map = torch.tensor(self.rec_label_map, dtype=torch.long,
                                device=device)
-        if self.pseudo_gt == 'scm' and self.scm_earns_its_place():
+        if self.pseudo_gt == 'scm' and (not gated
+                                        or self.scm_earns_its_place()):
             res = self.scm.predict(proposals, rec_scores, q, img_shapes,
                                    feats=feats)
             boxes, scores, fallback = res.bboxes, res.scores, \
@@ -259,6 +262,26 @@ class DRNTargetsMixin:
                                     scores=scores[sel].detach(),
                                     from_fallback=fallback[sel]))
         return out
+
+    def refinement_pseudo_boxes(self, pseudo: List[InstanceData],
+                                proposals: List[Tensor],
+                                box_scores: List[Tensor],
+                                image_labels: Tensor, img_shapes: Sequence,
+                                feats: Optional[Tensor] = None
+                                ) -> List[InstanceData]:
+        """The novel classes' seeds of the refinement (``rec_pseudo_seeds``).
+
+        The detection head's pseudo boxes ``pseudo`` (:meth:`pseudo_boxes`
+        of ``box_scores``, per image [R_i, C_rec]); with a ``scm_gate``
+        whose ``gate_seeds`` is False and that holds the SCM back, the
+        SCM's boxes all the same (``gated=False``): the gate then decides
+        what the detection head learns, not what the recognition head does.
+        """
+        gate = getattr(self, 'scm_gate', None)
+        if gate is None or gate['gate_seeds'] or self.scm_earns_its_place():
+            return pseudo
+        return self.pseudo_boxes(proposals, box_scores, image_labels,
+                                 img_shapes, feats=feats, gated=False)
 
     def scm_earns_its_place(self) -> bool:
         """Whether the SCM's boxes are the better pseudo boxes.
