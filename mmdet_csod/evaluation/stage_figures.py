@@ -13,7 +13,7 @@ from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 STAGES = ('rec', 'scm', 'pseudo', 'det')
 GROUPS = ('base', 'novel')
 CONFIGS = ('all', 'touching', 'free')
-_COMMON = ('corloc', 'mean_iou', 'count')
+_COMMON = ('corloc', 'mean_iou', 'count', 'area_ratio')
 FIGURES = dict(
     rec=_COMMON,
     scm=_COMMON + ('fallback', ),
@@ -26,6 +26,22 @@ def _np(x, dtype) -> np.ndarray:
         x = get_box_tensor(x) if not isinstance(x, torch.Tensor) else x
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=dtype)
+
+
+def _area_ratio(boxes: np.ndarray, gt_boxes: np.ndarray,
+                same: np.ndarray) -> np.ndarray:
+    """Area of each box over its object's: the box of its class (``same``
+    [N, G] bool, at least one per row) it intersects most (the first of
+    them when it intersects none). [N, 4], [G, 4] -> [N]."""
+    if not len(boxes):
+        return np.zeros(0)
+    wh = np.clip(
+        np.minimum(boxes[:, None, 2:], gt_boxes[None, :, 2:]) -
+        np.maximum(boxes[:, None, :2], gt_boxes[None, :, :2]), 0, None)
+    inter = np.where(same, wh[..., 0] * wh[..., 1], -1.)
+    obj = gt_boxes[inter.argmax(axis=1)]
+    area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    return area / np.prod(obj[:, 2:] - obj[:, :2], axis=1)
 
 
 def touching_boxes(bboxes, gap: float = 1.0) -> np.ndarray:
@@ -63,15 +79,19 @@ class StageDiagnostics:
     Figures (per stage, group in base/novel, config in all/touching/free):
     ``corloc`` (percent of pairs hit), ``mean_iou`` (percent, mean over
     pairs of the top box's best IoU with the class's boxes), ``count``
-    (pairs); ``scm``/``pseudo`` also ``fallback`` (percent of pairs whose
-    top box is ``from_fallback``); ``pseudo`` also ``boxes_per_pair`` (mean
-    boxes of the class per pair); ``det`` also ``ap50``: VOC-style AP at IoU
-    ``iou_thr`` (mmdet's ``eval_map``, area under the PR curve, no +1) of
-    the measured images, the mean over the group's classes with ground
-    truth; for touching/free only that configuration's boxes are ground
-    truth and the other one's are passed as ignored, so a detection on them
-    is neither TP nor FP (a detection of a class absent from an image is a
-    FP in both). Figures of an empty set are None.
+    (pairs), ``area_ratio`` (median over the pairs with a top box of its
+    area over its object's, the box of the class it intersects most: above
+    1 the stage boxes more than the object, below 1 a part of it; None
+    when no pair of the set has a box); ``scm``/``pseudo`` also
+    ``fallback`` (percent of pairs whose top box is ``from_fallback``);
+    ``pseudo`` also ``boxes_per_pair`` (mean boxes of the class per pair);
+    ``det`` also ``ap50``: VOC-style AP at IoU ``iou_thr`` (mmdet's
+    ``eval_map``, area under the PR curve, no +1) of the measured images,
+    the mean over the group's classes with ground truth; for touching/free
+    only that configuration's boxes are ground truth and the other one's
+    are passed as ignored, so a detection on them is neither TP nor FP (a
+    detection of a class absent from an image is a FP in both). Figures of
+    an empty set are None.
 
     Args:
         base_labels, novel_labels (Sequence[int]): Global labels.
@@ -103,7 +123,7 @@ class StageDiagnostics:
         self.reset()
 
     def reset(self) -> None:
-        self._pairs = {s: [] for s in STAGES}  # arrays [P, 6] per image
+        self._pairs = {s: [] for s in STAGES}  # arrays [P, 7] per image
         self._seen = set()
         self._det_results, self._annotations = [], {c: [] for c in CONFIGS}
         self.num_images = 0
@@ -143,8 +163,9 @@ class StageDiagnostics:
 
     def _measure(self, stage, out, present, is_novel, pair_touch, gt_boxes,
                  gt_labels) -> np.ndarray:
-        """[P, 6]: is_novel, touching, iou, fallback, boxes of the class,
-        label, of the pairs measured (a hit is iou >= thr)."""
+        """[P, 7]: is_novel, touching, iou, fallback, boxes of the class,
+        label, area ratio (NaN without a box) of the pairs measured (a hit
+        is iou >= thr)."""
         boxes = _np(out.bboxes, np.float32).reshape(-1, 4)
         labels = _np(out.labels, np.int64).reshape(-1)
         scores = _np(out.scores, np.float64).reshape(-1) if 'scores' in out \
@@ -181,8 +202,10 @@ class StageDiagnostics:
         fb = np.zeros(len(present), bool)
         fb[has] = fallback[chosen]
         nbox = (labels[None, :] == present[:, None]).sum(axis=1)
-        return np.stack([is_novel, pair_touch, iou, fb, nbox, present],
-                        axis=1).astype(np.float64).reshape(-1, 6)
+        ratio = np.full(len(present), np.nan)
+        ratio[has] = _area_ratio(boxes[chosen], gt_boxes, same)
+        return np.stack([is_novel, pair_touch, iou, fb, nbox, present, ratio],
+                        axis=1).astype(np.float64).reshape(-1, 7)
 
     def _add_det(self, det, gt_boxes, gt_labels, valid, ignore, known,
                  present, pair_touch) -> None:
@@ -213,7 +236,7 @@ class StageDiagnostics:
         for stage in STAGES:
             if stage not in self._seen:
                 continue
-            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 6))])
+            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 7))])
             results[stage] = {}
             for gi, group in enumerate(GROUPS):
                 results[stage][group] = {}
@@ -242,7 +265,7 @@ class StageDiagnostics:
         for stage in STAGES:
             if stage not in self._seen:
                 continue
-            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 6))])
+            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 7))])
             labels = np.unique(rows[:, 5]).astype(int)
             results[stage] = {
                 int(c): self._figures(stage, rows[rows[:, 5] == c])
@@ -263,6 +286,8 @@ class StageDiagnostics:
             corloc=pct(rows[:, 2] >= self.iou_thr),
             mean_iou=pct(rows[:, 2]),
             count=int(n))
+        ratios = rows[:, 6][np.isfinite(rows[:, 6])]
+        out['area_ratio'] = float(np.median(ratios)) if len(ratios) else None
         if stage in ('scm', 'pseudo'):
             out['fallback'] = pct(rows[:, 3])
         if stage == 'pseudo':
@@ -306,14 +331,15 @@ def _cell(figure: str, value) -> str:
         return '-'
     if figure == 'count':
         return str(value)
-    return f'{value:.2f}' if figure == 'boxes_per_pair' else f'{value:.1f}'
+    return f'{value:.2f}' if figure in ('boxes_per_pair', 'area_ratio') \
+        else f'{value:.1f}'
 
 
 def format_table(results: dict) -> str:
     """A table, one row per stage x group x config."""
     from terminaltables import AsciiTable
-    figs = ['count', 'corloc', 'mean_iou', 'fallback', 'boxes_per_pair',
-            'ap50']
+    figs = ['count', 'corloc', 'mean_iou', 'area_ratio', 'fallback',
+            'boxes_per_pair', 'ap50']
     rows = [['stage', 'group', 'config', *figs]]
     for stage, groups in results.items():
         for group, configs in groups.items():

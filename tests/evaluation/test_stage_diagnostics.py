@@ -65,13 +65,14 @@ def test_top_box_hits_and_misses():
     res = diag.compute()
     assert 'scm' not in res  # no SCM: no scm figures
     assert res['rec']['base']['all'] == dict(corloc=100., mean_iou=100.,
-                                             count=1)
+                                             count=1, area_ratio=1.)
+    # a quarter of its object
     assert res['rec']['novel']['all'] == dict(corloc=0., mean_iou=25.,
-                                              count=1)
+                                              count=1, area_ratio=.25)
     # both objects stand free
     assert res['rec']['novel']['free']['count'] == 1
-    assert res['rec']['novel']['touching'] == dict(corloc=None,
-                                                   mean_iou=None, count=0)
+    assert res['rec']['novel']['touching'] == dict(
+        corloc=None, mean_iou=None, count=0, area_ratio=None)
     # the detection head boxed nothing: a miss on every pair, AP 0
     assert res['det']['base']['all']['corloc'] == 0.
     assert res['det']['novel']['all']['ap50'] == 0.
@@ -102,9 +103,12 @@ def test_touching_and_free_pairs_are_split():
     diag.add(dict(rec=rec, det=_empty()), gt)
     res = diag.compute()['rec']
     assert res['novel']['touching'] == dict(corloc=100., mean_iou=100.,
-                                            count=1)
-    assert res['novel']['free'] == dict(corloc=0., mean_iou=0., count=1)
-    assert res['novel']['all'] == dict(corloc=50., mean_iou=50., count=2)
+                                            count=1, area_ratio=1.)
+    # a box off its object: the ratio to the class's first box
+    assert res['novel']['free'] == dict(corloc=0., mean_iou=0., count=1,
+                                        area_ratio=.25)
+    assert res['novel']['all'] == dict(corloc=50., mean_iou=50., count=2,
+                                       area_ratio=.625)
     assert res['base']['touching']['count'] == 1
     assert res['base']['free']['count'] == 1
 
@@ -116,8 +120,25 @@ def test_two_objects_of_one_class_touching_each_other():
                   det=_empty()), gt)
     res = diag.compute()['rec']['novel']
     # the box over both objects: IoU 0.5 with each
-    assert res['touching'] == dict(corloc=100., mean_iou=50., count=1)
-    assert res['free'] == dict(corloc=100., mean_iou=100., count=1)
+    assert res['touching'] == dict(corloc=100., mean_iou=50., count=1,
+                                   area_ratio=2.)
+    assert res['free'] == dict(corloc=100., mean_iou=100., count=1,
+                               area_ratio=1.)
+
+
+def test_area_ratio_against_the_object_of_the_class_it_covers_most():
+    diag = StageDiagnostics(BASE, NOVEL)
+    # class 2: two objects; class 0 beside the first
+    gt = _gt([[0, 0, 10, 10], [40, 0, 60, 20], [10, 0, 30, 10]], [2, 2, 0])
+    # class 2's top box spans its first object and the class-0 object
+    # (300 px over 100), the lower one is not measured; class 0 boxed at
+    # 200 px inside the second class-2 object, off its own
+    rec = _inst([[0, 0, 30, 10], [40, 0, 60, 20], [40, 0, 60, 10]],
+                [2, 2, 0], [0.9, 0.1, 0.9])
+    diag.add(dict(rec=rec, det=_empty()), gt)
+    res = diag.compute()['rec']
+    assert res['novel']['all']['area_ratio'] == pytest.approx(3.)
+    assert res['base']['all']['area_ratio'] == pytest.approx(1.)
 
 
 def test_fallback_rate_and_ignored_objects():
@@ -147,8 +168,9 @@ def test_stage_classes_count_missing_boxes_as_misses():
     res = diag.compute()
     # rec: base classes are not its classes here, class 3 is missing
     assert res['rec']['base']['all']['count'] == 0
+    # the missing box has no ratio
     assert res['rec']['novel']['all'] == dict(corloc=50., mean_iou=50.,
-                                              count=2)
+                                              count=2, area_ratio=1.)
     assert res['pseudo']['novel']['all']['corloc'] == 50.
     assert res['pseudo']['novel']['all']['boxes_per_pair'] == 1.
     assert res['pseudo']['base']['all']['boxes_per_pair'] is None
@@ -226,8 +248,10 @@ def test_per_class_figures():
         dict(rec=_inst([[5, 5, 25, 25]], [2]), det=_inst([], [])),
         _gt([[5, 5, 25, 25]], [2]))
     per = diag.compute_per_class()
-    assert per['rec'][0] == dict(corloc=100., mean_iou=100., count=1)
-    assert per['rec'][2] == dict(corloc=50., mean_iou=62.5, count=2)
+    assert per['rec'][0] == dict(corloc=100., mean_iou=100., count=1,
+                                 area_ratio=1.)
+    assert per['rec'][2] == dict(corloc=50., mean_iou=62.5, count=2,
+                                 area_ratio=.625)
     assert 3 not in per['rec']  # no pair of class 3
     # det: class 2 hit once (image 1), missed on image 2; AP of the class
     assert per['det'][2]['corloc'] == 50.
