@@ -13,8 +13,9 @@ class) pairs and over those whose object touches or overlaps another object
 (``touching``) or stands free (``free``):
 
 - ``rec``: the recognition head's top box (``corloc``, ``mean_iou``,
-  ``count``: percent of pairs with IoU >= 0.5, mean best IoU in percent,
-  pairs measured);
+  ``count``, ``area_ratio``: percent of pairs with IoU >= 0.5, mean best
+  IoU in percent, pairs measured, median area of the box over its
+  object's: above 1 too large, below 1 a part);
 - ``scm``: the SCM's box (the same, plus ``fallback``: percent of pairs
   where the SCM gave the recognition head's box back);
 - ``pseudo``: the pseudo boxes the detection head gets (the top-scoring one
