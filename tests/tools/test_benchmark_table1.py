@@ -232,7 +232,8 @@ def _stages(rec_all, scm_free=None, fallback=None):
     return dict(
         rec=dict(
             novel=dict(
-                all=dict(corloc=rec_all, mean_iou=50.0, count=10),
+                all=dict(corloc=rec_all, mean_iou=50.0, count=10,
+                         area_ratio=rec_all / 50),
                 touching=dict(corloc=rec_all - 10, count=4)),
             base=dict(all=dict(corloc=90.0))),
         scm=dict(novel=scm))
@@ -261,9 +262,10 @@ def test_stage_figures_aggregated_and_tabled():
     lines = tool.table1_report.stages_table(aggs).splitlines()
     assert lines == [
         '| Method | rec CorLoc | SCM CorLoc | SCM fallback % | '
-        'pseudo CorLoc | det CorLoc |', '|' + ' --- |' * 6,
+        'pseudo CorLoc | det CorLoc | rec box / object | SCM box / object | '
+        'det box / object |', '|' + ' --- |' * 9,
         '| Ours | 50.0 / 40.0 / - | - / - / 30.0 | 20.0 / - / - | '
-        '- / - / - | - / - / - |'
+        '- / - / - | - / - / - | 1.00 / - / - | - / - / - | - / - / - |'
     ]
     md = tool.markdown_report(aggs, runs)
     assert ('\n## Where the chain loses (novel classes, train images)\n\n' +
