@@ -72,6 +72,22 @@ def use_data_root(cfg, root):
     return cfg
 
 
+def record_calls(monkeypatch, owner, name, pick=None):
+    """Wrap ``owner.name`` so that each call still runs and appends
+    ``pick(args, kwargs, result)`` (default: the result) to the returned
+    list, call by call."""
+    call = getattr(owner, name)
+    seen = []
+
+    def recording(*args, **kwargs):
+        result = call(*args, **kwargs)
+        seen.append(result if pick is None else pick(args, kwargs, result))
+        return result
+
+    monkeypatch.setattr(owner, name, recording)
+    return seen
+
+
 def run_tool(args):
     """``python ARGS`` from the repository root; fails the test, with the
     output's tail, on a non-zero exit; returns stdout + stderr."""

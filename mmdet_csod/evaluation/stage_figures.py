@@ -35,11 +35,10 @@ def _area_ratio(boxes: np.ndarray, gt_boxes: np.ndarray,
     them when it intersects none). [N, 4], [G, 4] -> [N]."""
     if not len(boxes):
         return np.zeros(0)
-    wh = np.clip(
-        np.minimum(boxes[:, None, 2:], gt_boxes[None, :, 2:]) -
-        np.maximum(boxes[:, None, :2], gt_boxes[None, :, :2]), 0, None)
-    inter = np.where(same, wh[..., 0] * wh[..., 1], -1.)
-    obj = gt_boxes[inter.argmax(axis=1)]
+    # intersection over the box's own area: the same order per row
+    iof = bbox_overlaps(torch.from_numpy(boxes), torch.from_numpy(gt_boxes),
+                        mode='iof').numpy().reshape(len(boxes), -1)
+    obj = gt_boxes[np.where(same, iof, -1.).argmax(axis=1)]
     area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
     return area / np.prod(obj[:, 2:] - obj[:, :2], axis=1)
 

@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, use_data_root
+from conftest import REPO_ROOT, record_calls, use_data_root
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.config import Config
@@ -37,27 +37,12 @@ def _model_and_batch(root, **model):
 def _record(model, monkeypatch):
     """The seeds the refinement gets, the samples the detection head gets
     and the SCM's base-class boxes, call by call."""
-    seen = dict(seeds=[], det=[], base=[])
-    rec_loss = model.rec_head.bbox_head.loss
-    det_loss = model.roi_head.loss
-    base_boxes = model.base_scm_boxes
-
-    def record_rec(outs, proposals, labels, gt_instances, **kwargs):
-        seen['seeds'].append(gt_instances)
-        return rec_loss(outs, proposals, labels, gt_instances, **kwargs)
-
-    def record_det(x, proposals, samples, **kwargs):
-        seen['det'].append(samples)
-        return det_loss(x, proposals, samples, **kwargs)
-
-    def record_base(*args, **kwargs):
-        seen['base'].append(base_boxes(*args, **kwargs))
-        return seen['base'][-1]
-
-    monkeypatch.setattr(model.rec_head.bbox_head, 'loss', record_rec)
-    monkeypatch.setattr(model.roi_head, 'loss', record_det)
-    monkeypatch.setattr(model, 'base_scm_boxes', record_base)
-    return seen
+    return dict(
+        seeds=record_calls(monkeypatch, model.rec_head.bbox_head, 'loss',
+                           lambda args, kwargs, _: args[3]),
+        det=record_calls(monkeypatch, model.roi_head, 'loss',
+                         lambda args, kwargs, _: args[2]),
+        base=record_calls(monkeypatch, model, 'base_scm_boxes'))
 
 
 def test_base_classes_seeded_by_the_scm_not_by_their_boxes(

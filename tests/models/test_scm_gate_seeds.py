@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, use_data_root
+from conftest import REPO_ROOT, record_calls, use_data_root
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.config import Config
@@ -36,27 +36,14 @@ def _step(model, batch, monkeypatch, gate_iou):
     """One training step with the gate preset; returns the pseudo_boxes
     calls (gated flag, result), the refinement seeds and the detection
     head's samples."""
-    seen = dict(pseudo=[], seeds=[], det=[])
-    pseudo_boxes = model.pseudo_boxes
-    rec_loss = model.rec_head.bbox_head.loss
-    det_loss = model.roi_head.loss
-
-    def record_pseudo(*args, gated=True, **kwargs):
-        out = pseudo_boxes(*args, gated=gated, **kwargs)
-        seen['pseudo'].append((gated, out))
-        return out
-
-    def record_rec(outs, proposals, labels, gt_instances, **kwargs):
-        seen['seeds'].append(gt_instances)
-        return rec_loss(outs, proposals, labels, gt_instances, **kwargs)
-
-    def record_det(x, proposals, samples, **kwargs):
-        seen['det'].append(samples)
-        return det_loss(x, proposals, samples, **kwargs)
-
-    monkeypatch.setattr(model, 'pseudo_boxes', record_pseudo)
-    monkeypatch.setattr(model.rec_head.bbox_head, 'loss', record_rec)
-    monkeypatch.setattr(model.roi_head, 'loss', record_det)
+    seen = dict(
+        pseudo=record_calls(
+            monkeypatch, model, 'pseudo_boxes',
+            lambda args, kwargs, out: (kwargs.get('gated', True), out)),
+        seeds=record_calls(monkeypatch, model.rec_head.bbox_head, 'loss',
+                           lambda args, kwargs, _: args[3]),
+        det=record_calls(monkeypatch, model.roi_head, 'loss',
+                         lambda args, kwargs, _: args[2]))
     model.train()
     model.pseudo_gt_enabled = True
     model.scm_gate_iou.copy_(torch.tensor(gate_iou))

@@ -277,8 +277,9 @@ class DRNTargetsMixin:
         SCM's boxes all the same (``gated=False``): the gate then decides
         what the detection head learns, not what the recognition head does.
         """
-        gate = getattr(self, 'scm_gate', None)
-        if gate is None or gate['gate_seeds'] or self.scm_earns_its_place():
+        # without a gate the SCM always earns its place
+        if (self.pseudo_gt != 'scm' or self.scm_earns_its_place()
+                or self.scm_gate['gate_seeds']):
             return pseudo
         return self.pseudo_boxes(proposals, box_scores, image_labels,
                                  img_shapes, feats=feats, gated=False)
