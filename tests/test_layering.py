@@ -1,7 +1,7 @@
 """The package's floors: structures/ imports no other subpackage, models/
-and datasets/ do not import each other; no file in mmdet_csod/ or tools/ is
-over 450 lines. Read from the source (every import, also inside functions),
-nothing is imported."""
+and datasets/ do not import each other; no file in mmdet_csod/, tools/,
+configs/ or tests/ is over 450 lines. Read from the source (every import,
+also inside functions), nothing is imported."""
 import ast
 import os.path as osp
 from pathlib import Path
@@ -81,7 +81,7 @@ def test_models_and_datasets_do_not_import_each_other(subpackage, other):
 
 def test_no_long_files():
     long = {}
-    for folder in ('mmdet_csod', 'tools'):
+    for folder in ('mmdet_csod', 'tools', 'configs', 'tests'):
         for path in sorted((Path(REPO_ROOT) / folder).rglob('*.py')):
             n = len(path.read_text(encoding='utf-8').splitlines())
             if n > MAX_LINES:

@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, use_data_root
+from conftest import REPO_ROOT, record_calls, use_data_root
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
@@ -33,16 +33,8 @@ def _model_and_batch(root, inputs, split='train_dataloader'):
 
 def _recording(model, monkeypatch):
     """Record the ``feats`` every call of the SCM's inputs part gets."""
-    seen = []
-    cls = type(model.scm.inputs)
-    call = cls.__call__
-
-    def record(self, *args, **kwargs):
-        seen.append(kwargs.get('feats'))
-        return call(self, *args, **kwargs)
-
-    monkeypatch.setattr(cls, '__call__', record)
-    return seen
+    return record_calls(monkeypatch, type(model.scm.inputs), '__call__',
+                        lambda args, kwargs, _: kwargs.get('feats'))
 
 
 @pytest.mark.parametrize('inputs,channels', [
@@ -99,20 +91,9 @@ def test_pseudo_boxes_seed_the_refinement_when_switched_on(
     model, batch = _model_and_batch(synthetic_root,
                                     dict(type='HeatmapInputs'))
     model.rec_pseudo_seeds = True
-    seeds, pseudos = [], []
-    loss = model.rec_head.bbox_head.loss
-    boxes = model.pseudo_boxes
-
-    def rec_loss(outs, proposals, labels, gt_instances, **kwargs):
-        seeds.append(gt_instances)
-        return loss(outs, proposals, labels, gt_instances, **kwargs)
-
-    def pseudo_boxes(*args, **kwargs):
-        pseudos.append(boxes(*args, **kwargs))
-        return pseudos[-1]
-
-    monkeypatch.setattr(model.rec_head.bbox_head, 'loss', rec_loss)
-    monkeypatch.setattr(model, 'pseudo_boxes', pseudo_boxes)
+    seeds = record_calls(monkeypatch, model.rec_head.bbox_head, 'loss',
+                         lambda args, kwargs, _: args[3])  # gt_instances
+    pseudos = record_calls(monkeypatch, model, 'pseudo_boxes')
     model.train()
     data = model.data_preprocessor(batch, True)
     model.pseudo_gt_enabled = False  # the warm-up: the paper's seeds
@@ -174,14 +155,8 @@ def test_pseudo_boxes_off_base_boxes_in_a_training_step(
     model, batch = _model_and_batch(synthetic_root,
                                     dict(type='HeatmapInputs'))
     model.pseudo_off_base_boxes = True
-    seen = []
-    boxes = model.pseudo_boxes
-
-    def pseudo_boxes(proposals, scores, *args, **kwargs):
-        seen.append((proposals, scores))
-        return boxes(proposals, scores, *args, **kwargs)
-
-    monkeypatch.setattr(model, 'pseudo_boxes', pseudo_boxes)
+    seen = record_calls(monkeypatch, model, 'pseudo_boxes',
+                        lambda args, kwargs, _: args[:2])
     model.train()
     model.pseudo_gt_enabled = True
     data = model.data_preprocessor(batch, True)

@@ -2,47 +2,10 @@
 import numpy as np
 import pytest
 import torch
+from oicr_reference import (GT_BOX, GT_PROPS, GT_SCORES, box_iou, gt_labels,
+                            oicr_reference)
 
 from mmdet_csod.models.utils import oicr_pseudo_labels
-
-
-def _iou(a, b):
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) \
-        - inter
-    return inter / max(union, 1e-6)
-
-
-def _reference(props, scores, image_labels, iou_thr, weight_mode):
-    """The rule written out with loops, one proposal at a time."""
-    R, C = scores.shape
-    taken, seeds = set(), []
-    for c in range(C):
-        if image_labels[c] <= 0:
-            continue
-        best, best_s = None, -np.inf
-        for r in range(R):
-            if r not in taken and scores[r, c] > best_s:
-                best, best_s = r, scores[r, c]
-        taken.add(best)
-        seeds.append((best, c, scores[best, c]))
-    labels, weights = [], []
-    for r in range(R):
-        best_iou, best_seed = -1.0, None
-        for seed in seeds:
-            iou = _iou(props[r], props[seed[0]])
-            if iou > best_iou:
-                best_iou, best_seed = iou, seed
-        if best_seed is None:
-            labels.append(C)
-            weights.append(0.0)
-            continue
-        labels.append(best_seed[1] if best_iou >= iou_thr else C)
-        weights.append(best_seed[2] if weight_mode ==
-                       'seed_score' else best_iou)
-    return np.array(labels), np.array(weights)
 
 
 def test_worked_example():
@@ -89,7 +52,8 @@ def test_matches_reference_on_random_inputs(seed, weight_mode):
         torch.from_numpy(image_labels),
         iou_thr=thr,
         weight_mode=weight_mode)
-    ref_l, ref_w = _reference(props, scores, image_labels, thr, weight_mode)
+    ref_l, ref_w = oicr_reference(props, scores, image_labels, thr,
+                                  weight_mode)
     np.testing.assert_array_equal(labels.numpy(), ref_l)
     np.testing.assert_allclose(weights.numpy(), ref_w, rtol=1e-5, atol=1e-6)
 
@@ -107,22 +71,6 @@ def test_shape_errors():
 
 
 # ------------------------------------------------ ground-truth box seeds
-# proposals 0, 1 lie on the class-0 box [0, 0, 10, 10] (IoU 1 and 0.81);
-# 3 overlaps 2 at 0.9 and 4 overlaps 2 at 1/3; 4 overlaps no gt box.
-GT_PROPS = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30],
-                         [21, 20, 30, 30], [25, 20, 35, 30]],
-                        dtype=torch.float)
-# class 0 scores its top on proposal 4 (away from its box); class 2 scores
-# highest on the proposals lying on the class-0 box, then on proposal 2.
-GT_SCORES = torch.tensor([[0.2, 0.0, 0.95], [0.1, 0.0, 0.9], [0.0, 0.0, 0.7],
-                          [0.0, 0.0, 0.3], [0.6, 0.0, 0.1]])
-GT_BOX = torch.tensor([[0., 0., 10., 10.]])
-
-
-def _gt_labels(*labels):
-    return torch.tensor(labels, dtype=torch.long)
-
-
 def test_gt_boxes_seed_their_classes_worked_example():
     image_labels = torch.tensor([1., 0., 1.])
     labels, weights = oicr_pseudo_labels(
@@ -130,7 +78,7 @@ def test_gt_boxes_seed_their_classes_worked_example():
         GT_SCORES,
         image_labels,
         gt_bboxes=GT_BOX,
-        gt_labels=_gt_labels(0))
+        gt_labels=gt_labels(0))
     # seeds: the class-0 box (score 1) and, for class 2, proposal 2 (0.7):
     # proposals 0 and 1, though class 2's best, lie on the class-0 box
     assert labels.tolist() == [0, 0, 2, 2, 3]
@@ -141,7 +89,7 @@ def test_gt_boxes_seed_their_classes_worked_example():
         image_labels,
         weight_mode='iou',
         gt_bboxes=GT_BOX,
-        gt_labels=_gt_labels(0))
+        gt_labels=gt_labels(0))
     assert labels.tolist() == [0, 0, 2, 2, 3]
     assert weights.tolist() == pytest.approx([1.0, 0.81, 1.0, 0.9, 1 / 3])
     # without the box: class 0 seeds on proposal 4, class 2 on proposal 0
@@ -160,7 +108,7 @@ def test_gt_box_weight_is_its_iou_with_the_proposal():
         torch.tensor([1., 0., 0.]),
         weight_mode='iou',
         gt_bboxes=box,
-        gt_labels=_gt_labels(0))
+        gt_labels=gt_labels(0))
     assert labels.tolist() == [0, 0, 3, 3, 3]
     assert weights.tolist() == pytest.approx([100 / 120, 81 / 120, 0, 0, 0])
 
@@ -183,7 +131,7 @@ def test_class_without_box_never_seeds_on_a_gt_box():
             torch.tensor([1., 1.]),
             weight_mode=weight_mode,
             gt_bboxes=boxes,
-            gt_labels=_gt_labels(0, 0))
+            gt_labels=gt_labels(0, 0))
         # class 1's seed: proposal 6 (0.6, not on a box), 5 overlaps it
         assert labels.tolist() == [0, 0, 0, 0, 0, 1, 1]
         expect = ([1, 1, 1, 1, 1, 0.6, 0.6] if weight_mode == 'seed_score' else
@@ -199,7 +147,7 @@ def test_class_without_box_never_seeds_on_a_gt_box():
         torch.tensor([1., 1.]),
         iou_thr=0.5,
         gt_bboxes=boxes,
-        gt_labels=_gt_labels(0, 0))
+        gt_labels=gt_labels(0, 0))
     # proposal 4 overlaps 7 at 2/3, box 0 at 0.6
     assert labels.tolist() == [0, 0, 0, 0, 1, 2, 2, 1]  # 2: background
     labels, _ = oicr_pseudo_labels(
@@ -208,7 +156,7 @@ def test_class_without_box_never_seeds_on_a_gt_box():
         torch.tensor([1., 1.]),
         iou_thr=0.25,
         gt_bboxes=boxes,
-        gt_labels=_gt_labels(0, 0))
+        gt_labels=gt_labels(0, 0))
     assert labels.tolist() == [0, 0, 0, 0, 0, 1, 1, 0]
 
 
@@ -222,7 +170,7 @@ def test_gt_box_of_a_class_missing_from_image_labels_still_seeds():
         GT_SCORES,
         image_labels,
         gt_bboxes=GT_BOX,
-        gt_labels=_gt_labels(1))
+        gt_labels=gt_labels(1))
     assert labels.tolist() == [1, 1, 2, 2, 3]
     assert weights.tolist() == pytest.approx([1.0, 1.0, 0.7, 0.7, 0.7])
 
@@ -246,7 +194,7 @@ def test_empty_gt_is_the_old_behaviour(weight_mode):
         image_labels,
         weight_mode=weight_mode,
         gt_bboxes=GT_BOX,
-        gt_labels=_gt_labels(0))
+        gt_labels=gt_labels(0))
     assert not torch.equal(with_gt[0], old[0])
 
 
@@ -258,7 +206,7 @@ def test_gt_boxes_are_not_differentiated_through():
         torch.tensor([1., 0., 1.]),
         weight_mode='iou',
         gt_bboxes=box,
-        gt_labels=_gt_labels(0))
+        gt_labels=gt_labels(0))
     assert not weights.requires_grad
 
 
@@ -275,7 +223,7 @@ def _reference_gt(props, scores, image_labels, iou_thr, weight_mode, gt_boxes,
             continue
         best, best_s = None, -np.inf
         for r in range(R):
-            on_gt = any(_iou(props[r], b) >= iou_thr for b in gt_boxes)
+            on_gt = any(box_iou(props[r], b) >= iou_thr for b in gt_boxes)
             if r not in taken and not on_gt and scores[r, c] > best_s:
                 best, best_s = r, scores[r, c]
         assert best is not None  # the caller leaves enough proposals
@@ -285,7 +233,7 @@ def _reference_gt(props, scores, image_labels, iou_thr, weight_mode, gt_boxes,
     for r in range(R):
         best_iou, best_seed = -1.0, None
         for seed in seeds:
-            iou = _iou(props[r], seed[0])
+            iou = box_iou(props[r], seed[0])
             if iou > best_iou:
                 best_iou, best_seed = iou, seed
         labels.append(best_seed[1] if best_iou >= iou_thr else C)
@@ -314,7 +262,7 @@ def test_gt_seeds_match_reference_on_random_inputs(seed, weight_mode):
         np.float32)
     gt_boxes[:, 2:] = np.maximum(gt_boxes[:, 2:], gt_boxes[:, :2] + 1)
     thr = float(rng.choice([0.3, 0.5, 0.7]))
-    free = sum(not any(_iou(p, b) >= thr for b in gt_boxes) for p in props)
+    free = sum(not any(box_iou(p, b) >= thr for b in gt_boxes) for p in props)
     if free < len(set(present) - set(gt_labels.tolist())):
         pytest.skip('fewer free proposals than classes to seed')
     labels, weights = oicr_pseudo_labels(
@@ -341,118 +289,6 @@ def test_no_free_proposal_gives_no_seed():
         scores,
         torch.tensor([1., 1.]),
         gt_bboxes=torch.tensor([[0., 0., 10., 9.5]]),
-        gt_labels=_gt_labels(0))
+        gt_labels=gt_labels(0))
     assert labels.tolist() == [0, 0]
     assert weights.tolist() == [1.0, 1.0]
-
-
-# ------------------------------------------------- low-IoU ignore threshold
-def test_ignore_iou_thr_worked_example():
-    """pcl.pytorch's OICR BG_THRESH: weight 0 under that IoU with every
-    seed. Proposal 4 of the worked example overlaps no seed (IoU 0)."""
-    props = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30],
-                          [21, 20, 30, 30], [50, 50, 60, 60]],
-                         dtype=torch.float)
-    scores = torch.tensor([[0.9, 0.0, 0.8], [0.5, 0.0, 0.1], [0.1, 0.0, 0.7],
-                           [0.0, 0.0, 0.3], [0.0, 0.9, 0.0]])
-    image_labels = torch.tensor([1., 0., 1.])
-    labels, weights = oicr_pseudo_labels(
-        props, scores, image_labels, ignore_iou_thr=0.1)
-    assert labels.tolist() == [0, 0, 2, 2, 3]
-    assert weights.tolist() == pytest.approx([0.9, 0.9, 0.7, 0.7, 0.0])
-    # the threshold is strict: IoU 0.81 (proposal 1) at 0.81 is kept, and
-    # 0.9 (proposal 3) at 0.5 too
-    labels, weights = oicr_pseudo_labels(
-        props, scores, image_labels, iou_thr=0.85, ignore_iou_thr=0.81)
-    assert labels.tolist() == [0, 3, 2, 2, 3]
-    assert weights.tolist() == pytest.approx([0.9, 0.9, 0.7, 0.7, 0.0])
-    labels, weights = oicr_pseudo_labels(
-        props,
-        scores,
-        image_labels,
-        iou_thr=0.85,
-        weight_mode='iou',
-        ignore_iou_thr=0.82)
-    assert weights.tolist() == pytest.approx([1.0, 0.0, 1.0, 0.9, 0.0])
-
-
-@pytest.mark.parametrize('weight_mode', ['seed_score', 'iou'])
-def test_ignore_iou_thr_off_is_the_default(weight_mode):
-    image_labels = torch.tensor([1., 0., 1.])
-    old = oicr_pseudo_labels(
-        GT_PROPS, GT_SCORES, image_labels, weight_mode=weight_mode)
-    for thr in (None, 0, 0.):
-        new = oicr_pseudo_labels(
-            GT_PROPS,
-            GT_SCORES,
-            image_labels,
-            weight_mode=weight_mode,
-            ignore_iou_thr=thr)
-        assert torch.equal(new[0], old[0]) and torch.equal(new[1], old[1])
-
-
-def _check_ignore(seed, weight_mode):
-    """Labels as without it; weights 0 exactly where the max IoU with the
-    seeds (loop reference) is below the threshold. Returns the number of
-    proposals below it."""
-    rng = np.random.default_rng(300 + seed)
-    R, C = int(rng.integers(2, 40)), int(rng.integers(1, 5))
-    xy = rng.uniform(0, 80, (R, 2))
-    wh = rng.uniform(1, 30, (R, 2))
-    props = np.concatenate([xy, xy + wh], 1).astype(np.float32)
-    scores = rng.random((R, C)).astype(np.float32)
-    image_labels = np.zeros(C, dtype=np.float32)
-    image_labels[rng.choice(C, min(C, R, int(rng.integers(1, 3))),
-                            replace=False)] = 1
-    thr = float(rng.choice([0.05, 0.1, 0.3]))
-    args = (torch.from_numpy(props), torch.from_numpy(scores),
-            torch.from_numpy(image_labels))
-    labels, weights = oicr_pseudo_labels(
-        *args, weight_mode=weight_mode, ignore_iou_thr=thr)
-    ref_l, ref_w = _reference(props, scores, image_labels, 0.5, weight_mode)
-    # the reference's seeds (same loop rule), for the max IoU
-    taken, seeds = set(), []
-    for c in np.flatnonzero(image_labels > 0):
-        best = max((r for r in range(R) if r not in taken),
-                   key=lambda r: (scores[r, c], -r))
-        taken.add(best)
-        seeds.append(best)
-    max_iou = np.array(
-        [max(_iou(props[r], props[s]) for s in seeds) for r in range(R)])
-    np.testing.assert_array_equal(labels.numpy(), ref_l)
-    # IoUs within float error of the threshold are left out
-    clear = np.abs(max_iou - thr) > 1e-5
-    expect = np.where(max_iou < thr, 0.0, ref_w)
-    np.testing.assert_allclose(
-        weights.numpy()[clear], expect[clear], rtol=1e-5, atol=1e-6)
-    return int((max_iou < thr).sum())
-
-
-@pytest.mark.parametrize('weight_mode', ['seed_score', 'iou'])
-def test_ignore_iou_thr_matches_reference(weight_mode):
-    ignored = [_check_ignore(seed, weight_mode) for seed in range(10)]
-    assert sum(n > 0 for n in ignored) >= 5  # the rule is exercised
-
-
-def test_ignore_iou_thr_counts_gt_box_seeds():
-    """Seeds: the class-0 box and proposal 2 (class 2). Proposal 4 overlaps
-    proposal 2 at 1/3 and the box at 0: ignored at 0.4, kept at 0.3."""
-    kw = dict(gt_bboxes=GT_BOX, gt_labels=_gt_labels(0))
-    image_labels = torch.tensor([1., 0., 1.])
-    labels, weights = oicr_pseudo_labels(
-        GT_PROPS, GT_SCORES, image_labels, ignore_iou_thr=0.4, **kw)
-    assert labels.tolist() == [0, 0, 2, 2, 3]
-    assert weights.tolist() == pytest.approx([1.0, 1.0, 0.7, 0.7, 0.0])
-    _, weights = oicr_pseudo_labels(
-        GT_PROPS, GT_SCORES, image_labels, ignore_iou_thr=0.3, **kw)
-    assert weights.tolist() == pytest.approx([1.0, 1.0, 0.7, 0.7, 0.7])
-
-
-def test_ignore_iou_thr_above_iou_thr_is_an_error():
-    with pytest.raises(ValueError, match='ignore_iou_thr'):
-        oicr_pseudo_labels(
-            GT_PROPS,
-            GT_SCORES,
-            torch.tensor([1., 0., 1.]),
-            iou_thr=0.5,
-            ignore_iou_thr=0.6)

@@ -1,43 +1,20 @@
 """tools/analysis_tools/benchmark_table1.py (+ table1_runs/_report.py): a
 tiny two-method, two-seed run and its reuse; on hand-made records and faked
-tools the aggregation, markdown, diagnostics, job order, published copy."""
-import importlib.util
+tools the aggregation, markdown, diagnostics, job order (the outputs:
+test_benchmark_table1_outputs.py)."""
 import json
 import os
 import os.path as osp
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import REPO_ROOT
-from mmdet.registry import MODELS
-
-TOOL = 'tools/analysis_tools/benchmark_table1.py'
-HEADER = ('| Method | Supervision | base mAP50 | novel mAP50 | '
-          'novel CorLoc (train) | train time (min) | peak mem (MiB) | '
-          'seeds |')
-BASE = ['cart', 'bottle', 'sign', 'house', 'kite']
-NOVEL = ['person', 'horse', 'lamp', 'fish', 'tree']
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location('benchmark_table1',
-                                                  osp.join(REPO_ROOT, TOOL))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _pretrained(path):
-    """A checkpoint in pretrain_backbone.py's layout, from random weights."""
-    backbone = MODELS.build(dict(type='SmallVGG'))
-    state_dict = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
-    torch.save(dict(meta=dict(), state_dict=state_dict), path)
-    return str(path)
+from table1_records import (BASE, HEADER, NOVEL, method_of, ok_record,
+                            stage_figures, stand_in_pretrained, table1_tool)
 
 
 def test_aggregate_and_markdown_on_hand_made_runs():
-    tool = _tool()
+    tool = table1_tool()
     ours = next(m for m in tool.METHODS if m.name == 'ours')
     full = next(m for m in tool.METHODS if m.name == 'full')
     runs = [
@@ -74,7 +51,7 @@ def test_aggregate_and_markdown_on_hand_made_runs():
 
 def test_failed_run_is_a_record_naming_method_seed_and_log(
         tmp_path, monkeypatch):
-    tool = _tool()
+    tool = table1_tool()
 
     def fail(args, log_file, env):
         raise tool.RunError(f'{args[0]} exited with 1')
@@ -91,7 +68,7 @@ def test_failed_run_is_a_record_naming_method_seed_and_log(
 
 
 def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
-    tool = _tool()
+    tool = table1_tool()
     out_dir = tmp_path / 'table1'
     opts = [
         'train_cfg.max_epochs=1', 'train_cfg.val_interval=100',
@@ -100,7 +77,8 @@ def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
     ]
     argv = [
         '--data-root', synthetic_root, '--pretrained',
-        _pretrained(tmp_path / 'backbone.pth'), '--methods', 'oicr', 'ours',
+        stand_in_pretrained(tmp_path / 'backbone.pth'), '--methods', 'oicr',
+        'ours',
         '--seeds', '2', '--jobs', '2', '--out-dir',
         str(out_dir), '--publish-dir', '', '--diag-images', '4',
         '--cfg-options', *opts
@@ -162,31 +140,18 @@ def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
     assert 'table1.md' in capsys.readouterr().out
 
 
-def _method(tool, name):
-    return next(m for m in tool.METHODS if m.name == name)
-
-
-def _ok(method, seed, novel, stages=None, **figures):
-    """A successful run record with novel AP50 per class ``novel``."""
-    values = [v for v in novel.values() if v is not None]
-    mean = sum(values) / len(values) if values else None
-    return dict(method=method, seed=seed, status='ok', novel_map50=mean,
-                novel_ap50_per_class=novel, base_ap50_per_class=dict(
-                    cart=50.0), stages=stages, **figures)
-
-
 def test_per_class_ap_lowest_novel_and_their_markdown():
-    tool = _tool()
+    tool = table1_tool()
     ours = [
-        _ok('ours', 0, dict(person=40.0, horse=35.0)),
-        _ok('ours', 1, dict(person=60.0, horse=25.0)),
-        _ok('ours', 2, dict(person=50.0, horse=None)),
+        ok_record('ours', 0, dict(person=40.0, horse=35.0)),
+        ok_record('ours', 1, dict(person=60.0, horse=25.0)),
+        ok_record('ours', 2, dict(person=50.0, horse=None)),
         dict(method='ours', seed=3, status='failed', error='boom'),
     ]
-    pcl = [_ok('pcl', 0, dict(person=10.0, horse=5.0))]
+    pcl = [ok_record('pcl', 0, dict(person=10.0, horse=5.0))]
     aggs = [
-        tool.aggregate(_method(tool, 'pcl'), pcl),
-        tool.aggregate(_method(tool, 'ours'), ours)
+        tool.aggregate(method_of(tool, 'pcl'), pcl),
+        tool.aggregate(method_of(tool, 'ours'), ours)
     ]
     agg = aggs[1]
     stats = agg['novel_ap50_per_class']
@@ -198,7 +163,7 @@ def test_per_class_ap_lowest_novel_and_their_markdown():
     assert agg['min_novel_ap50'] == 25.0
     assert agg['min_novel_ap50_at'] == {'class': 'horse', 'seed': 1}
     assert agg['multi_seed'] is True and agg['stages'] == {}
-    none = tool.aggregate(_method(tool, 'full'), ours[3:])
+    none = tool.aggregate(method_of(tool, 'full'), ours[3:])
     assert none['min_novel_ap50'] is none['min_novel_ap50_at'] is None
 
     assert tool.table1_report.per_class_table(aggs).splitlines() == [
@@ -225,28 +190,14 @@ def test_per_class_ap_lowest_novel_and_their_markdown():
     assert md.endswith('Wall time of the benchmark: 51.2 min.\n')
 
 
-def _stages(rec_all, scm_free=None, fallback=None):
-    scm = dict(free=dict(corloc=scm_free)) if scm_free is not None else {}
-    if fallback is not None:
-        scm['all'] = dict(fallback=fallback)
-    return dict(
-        rec=dict(
-            novel=dict(
-                all=dict(corloc=rec_all, mean_iou=50.0, count=10,
-                         area_ratio=rec_all / 50),
-                touching=dict(corloc=rec_all - 10, count=4)),
-            base=dict(all=dict(corloc=90.0))),
-        scm=dict(novel=scm))
-
-
 def test_stage_figures_aggregated_and_tabled():
-    tool = _tool()
+    tool = table1_tool()
     runs = [  # the last without diagnostics
-        _ok('ours', s, dict(person=40.0), stages)
-        for s, stages in enumerate([_stages(40.0, 30.0, 20.0),
-                                    _stages(60.0), None])
+        ok_record('ours', s, dict(person=40.0), stages)
+        for s, stages in enumerate([stage_figures(40.0, 30.0, 20.0),
+                                    stage_figures(60.0), None])
     ]
-    stages = tool.aggregate(_method(tool, 'ours'), runs)['stages']
+    stages = tool.aggregate(method_of(tool, 'ours'), runs)['stages']
     rec = stages['rec']['novel']
     assert rec['all']['corloc'] == dict(
         mean=50, std=pytest.approx(200**.5), n=2)
@@ -256,8 +207,8 @@ def test_stage_figures_aggregated_and_tabled():
         free=dict(corloc=dict(mean=30.0, std=None, n=1)),
         all=dict(fallback=dict(mean=20.0, std=None, n=1)))
     aggs = [
-        tool.aggregate(_method(tool, 'oicr'), [_ok('oicr', 0, {})]),
-        tool.aggregate(_method(tool, 'ours'), runs)
+        tool.aggregate(method_of(tool, 'oicr'), [ok_record('oicr', 0, {})]),
+        tool.aggregate(method_of(tool, 'ours'), runs)
     ]
     lines = tool.table1_report.stages_table(aggs).splitlines()
     assert lines == [
@@ -273,7 +224,7 @@ def test_stage_figures_aggregated_and_tabled():
 
 
 def test_per_class_ap_split_from_the_resolved_config():
-    runs = _tool().table1_runs
+    runs = table1_tool().table1_runs
     metrics = {f'pascal_voc/AP50_{c}': i / 10
                for i, c in enumerate(BASE + NOVEL)}
     metrics.update({'pascal_voc/mAP': 0.5, 'pascal_voc/novel_mAP': 0.3})
@@ -322,12 +273,12 @@ def _fake_tools(tool, calls, stages):
 
 
 def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
-    tool, calls, stages = _tool(), [], _stages(40.0)
+    tool, calls, stages = table1_tool(), [], stage_figures(40.0)
     runs = tool.table1_runs
     monkeypatch.setattr(runs, 'run_tool', _fake_tools(tool, calls, stages))
     monkeypatch.setattr(runs, 'diag_tool_exists', lambda: True)
     args = tool.parse_args(['--out-dir', str(tmp_path)])
-    ours = _method(tool, 'ours')
+    ours = method_of(tool, 'ours')
     record = tool.run_one(ours, 0, args, 1, '[1/1]')
     work_dir = osp.join(str(tmp_path), 'runs', 'ours', 'seed0')
     assert record['status'] == 'ok' and record['stages'] == stages, record
@@ -344,7 +295,7 @@ def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
         open(osp.join(work_dir, 'result.json')).read())['stages'] == stages
 
     calls.clear()  # a weak method: no diagnostics
-    record = tool.run_one(_method(tool, 'oicr'), 0, args, 1, '[1/1]')
+    record = tool.run_one(method_of(tool, 'oicr'), 0, args, 1, '[1/1]')
     assert (record['stages'], record['diagnostics']) == (None,
                                                          'not a DRN model')
     assert [c[0] for c in calls] == ['tools/train.py'] + ['tools/test.py'] * 2
@@ -368,7 +319,7 @@ def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
 
 
 def test_longest_jobs_submitted_first(tmp_path, monkeypatch):
-    tool = _tool()
+    tool = table1_tool()
     submitted = []
 
     def fake_run_one(method, seed, args, threads, tag):
@@ -376,7 +327,9 @@ def test_longest_jobs_submitted_first(tmp_path, monkeypatch):
         return dict(method=method.name, seed=seed, status='ok')
 
     monkeypatch.setattr(tool.table1_runs, 'run_one', fake_run_one)
-    methods = [_method(tool, n) for n in ('oicr', 'finetune', 'ours', 'full')]
+    methods = [
+        method_of(tool, n) for n in ('oicr', 'finetune', 'ours', 'full')
+    ]
     args = tool.parse_args(
         ['--out-dir', str(tmp_path), '--jobs', '1', '--seeds', '2'])
     plan = [('oicr', 0), ('oicr', 1), ('finetune', 0), ('ours', 0),
@@ -398,148 +351,3 @@ def test_longest_jobs_submitted_first(tmp_path, monkeypatch):
     submitted.clear()
     tool.run_all(args, methods, prior)
     assert [s[:2] for s in submitted] == [plan[i] for i in (2, 3, 0, 1, 5, 4)]
-
-
-def _main_with_fake_runs(tool, tmp_path, monkeypatch, *extra):
-    pretrained = tmp_path / 'backbone.pth'
-    pretrained.write_bytes(b'weights')
-    runs = [_ok('oicr', s, dict(person=20.0 + s, horse=40.0)) for s in
-            range(3)] + [_ok('ours', 0, dict(person=50.0), _stages(40.0))]
-    monkeypatch.setattr(tool, 'prepare_inputs', lambda args: dict(seed=1))
-    monkeypatch.setattr(tool, 'run_all', lambda args, methods, prior: runs)
-    return tool.main(['--pretrained', str(pretrained), '--methods', 'oicr',
-                      'ours', '--out-dir', str(tmp_path / 'out'), *extra])
-
-
-def test_published_copy_and_json_layout(tmp_path, monkeypatch, capsys):
-    tool = _tool()
-    assert tool.METHODS[tool.METHOD_NAMES.index('ours') + 1] == tool.Method(
-        'ours-plus', 'Ours+ (beyond the paper)', 'cross',
-        ['configs/csod/drn-plus_tiny_synthetic.py'], True)  # with seeds
-    assert tool.parse_args([]).publish_dir == osp.join(REPO_ROOT, 'benchmarks')
-    publish = tmp_path / 'benchmarks'
-    _main_with_fake_runs(tool, tmp_path, monkeypatch, '--publish-dir',
-                         str(publish))
-    for name in ('table1.json', 'table1.md'):
-        assert (publish / name).read_text() == (tmp_path / 'out' /
-                                                name).read_text()
-    data = json.loads((publish / 'table1.json').read_text())
-    assert {
-        'command', 'date', 'git_commit', 'wall_time_min', 'data_root',
-        'data_seed', 'data', 'pretrained', 'pretrained_sha256', 'units',
-        'methods', 'runs'
-    } <= set(data)
-    assert data['pretrained_sha256'] and 0 <= data['wall_time_min'] < 1
-    oicr, ours = data['methods']
-    assert oicr['method'] == 'oicr' and oicr['n'] == 3
-    assert oicr['novel_ap50_per_class']['person']['mean'] == 21.0
-    assert oicr['min_novel_ap50'] == 20.0
-    assert ours['stages']['rec']['novel']['all']['corloc']['mean'] == 40.0
-    md = (publish / 'table1.md').read_text()
-    assert md.splitlines()[0] == HEADER
-    assert '| OICR | 0 | **20.0** | 40.0 | 30.0 |' in md
-    assert '| Ours | 40.0 / 30.0 / - |' in md
-    out = capsys.readouterr().out
-    assert str(publish / 'table1.md') in out and 'wall time ' in out
-
-    # model_zoo reads the published json as it read the old one
-    from analysis_tools import model_zoo
-    entries = model_zoo.benchmark_entries(data, 'table1.json')
-    assert entries['oicr_small-vgg_synthetic']['result']['Seeds'] == 3
-
-    for path in (publish, tmp_path / 'out'):  # --publish-dir '': none
-        for name in ('table1.json', 'table1.md'):
-            os.remove(path / name)
-    _main_with_fake_runs(tool, tmp_path, monkeypatch, '--publish-dir', '')
-    assert sorted(os.listdir(tmp_path / 'out')) == ['table1.json', 'table1.md']
-    assert os.listdir(publish) == []
-
-
-def test_data_root_generated_with_cart_loads_unless_told(
-        tmp_path, monkeypatch):
-    """The table's data have base carriers by default (issue 9): the data
-    root is generated with make_synthetic.py --cart-loads, and
-    --no-cart-loads gives generator version 1.0's scenes."""
-    tool = _tool()
-    calls = []
-
-    def fake_run(cmd, cwd, check):
-        calls.append(cmd)
-        if cmd[1].endswith('make_synthetic.py'):
-            out = cmd[cmd.index('--out') + 1]
-            os.makedirs(osp.join(out, 'annotations'))
-            args = dict(num_train=480, num_val=200, seed=1)
-            if '--cart-loads' in cmd:
-                args['cart_loads'] = True
-            with open(osp.join(out, 'annotations', 'train.json'), 'w') as f:
-                json.dump(dict(info=dict(args=args)), f)
-
-    monkeypatch.setattr(tool.subprocess, 'run', fake_run)
-    pretrained = _pretrained(tmp_path / 'backbone.pth')
-    assert tool.parse_args([]).data_root == 'data/synthetic_table1_loads'
-    assert tool.parse_args(['--no-cart-loads'
-                            ]).data_root == 'data/synthetic_table1'
-    for flag, loads in (([], True), (['--no-cart-loads'], False)):
-        root = str(tmp_path / f'data{len(calls)}')
-        args = tool.parse_args(
-            ['--data-root', root, '--pretrained', pretrained, *flag])
-        data = tool.prepare_inputs(args)
-        assert ('--cart-loads' in calls[-1]) is loads
-        assert data.get('cart_loads', False) is loads
-
-
-def test_yard_family_generated_and_its_split_given_to_every_config(
-        tmp_path, monkeypatch):
-    """--family yard generates the second scene family (make_synthetic.py
-    --family yard, never with cart loads) and hands its class split, read
-    from the generated json, to the datasets of every config and to the
-    model of a DRN config on the command line."""
-    tool = _tool()
-    calls = []
-    names = ['truck', 'table', 'barrel', 'door', 'balloon', 'dog', 'bird',
-             'cup', 'flower', 'robot']
-
-    def fake_run(cmd, cwd, check):
-        calls.append(cmd)
-        out = cmd[cmd.index('--out') + 1]
-        os.makedirs(osp.join(out, 'annotations'))
-        coco = dict(
-            info=dict(args=dict(num_train=480, num_val=200, seed=1,
-                                family='yard')),
-            categories=[dict(id=i + 1, name=n) for i, n in enumerate(names)])
-        with open(osp.join(out, 'annotations', 'train.json'), 'w') as f:
-            json.dump(coco, f)
-
-    monkeypatch.setattr(tool.subprocess, 'run', fake_run)
-    assert tool.parse_args(['--family', 'yard']).data_root == \
-        'data/synthetic_yard'
-    with pytest.raises(SystemExit):
-        tool.parse_args(['--family', 'yard', '--cart-loads'])
-    args = tool.parse_args([
-        '--family', 'yard', '--data-root',
-        str(tmp_path / 'yard'), '--pretrained',
-        _pretrained(tmp_path / 'backbone.pth')
-    ])
-    assert args.cart_loads is False
-    tool.prepare_inputs(args)
-    assert calls[-1][-2:] == ['--family', 'yard']
-    assert '--cart-loads' not in calls[-1]
-    assert args.class_split == dict(
-        classes=names, base_classes=names[:5], novel_classes=names[5:])
-    runs = tool.table1_runs
-    drn = runs.base_options(args, 0, 'configs/csod/drn-plus_tiny_synthetic.py')
-    oicr = runs.base_options(args, 0,
-                             'configs/wsod/oicr_small-vgg_synthetic.py')
-    novel = 'novel_classes=[dog,bird,cup,flower,robot]'
-    for loader in runs.LOADERS:
-        assert f'{loader}.dataset.metainfo.{novel}' in drn
-        assert f'{loader}.dataset.metainfo.{novel}' in oicr
-    assert f'model.class_split.{novel}' in drn
-    assert not any(o.startswith('model.class_split') for o in oicr)
-    # the default family changes nothing
-    args.class_split = None
-    assert not any('metainfo' in o for o in runs.base_options(
-        args, 0, 'configs/csod/drn-plus_tiny_synthetic.py'))
-    # a json that is not the yard family's is an error that names it
-    with pytest.raises(SystemExit, match='10 categories'):
-        tool.yard_split(dict(categories=[]), 'x/train.json')

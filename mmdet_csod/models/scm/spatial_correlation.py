@@ -8,6 +8,7 @@ from mmdet.structures.bbox import get_box_tensor
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from .scm_inputs import BaseSCMInputs, HeatmapInputs, QueryBatch
 
@@ -21,6 +22,11 @@ def _detector_class(cfg: dict):
     if cls is None:
         raise KeyError(f'{det_type!r} is not in the MODELS registry')
     return cls
+
+
+def _clip(boxes: Tensor, image_boxes: Tensor) -> Tensor:
+    """Boxes [N, 4] clipped to their images' (0, 0, w, h) rows [N, 4]."""
+    return torch.minimum(boxes.clamp(min=0), image_boxes[:, 2:].repeat(1, 2))
 
 
 @MODELS.register_module()
@@ -146,6 +152,10 @@ class SpatialCorrelationModule(BaseModule):
                queries: Tensor) -> List[InstanceData]:
         """The confident proposals of each query.
 
+        All queries at once: the images' score columns are padded into one
+        [Q, R_max] matrix, ranked with one ``topk`` and cut at the relative
+        threshold (a prefix of each ranked row).
+
         Args:
             proposals (list[Tensor]): Per image [R_i, 4], image pixels.
             scores (list[Tensor]): Per image [R_i, C].
@@ -156,19 +166,31 @@ class SpatialCorrelationModule(BaseModule):
             and ``scores`` [n_q], by decreasing score, n_q = 0 only when
             the image has no proposal.
         """
-        selected = []
-        for i, c in torch.as_tensor(queries).reshape(-1, 2).tolist():
-            s = scores[i][:, c].detach()
-            order = s.argsort(descending=True)[:self.max_boxes]
-            s = s[order]
-            if len(s):
-                keep = s >= self.score_thr * s[0]
-                order, s = order[keep], s[keep]
-            selected.append(
-                InstanceData(
-                    bboxes=get_box_tensor(proposals[i]).detach()[order],
-                    scores=s))
-        return selected
+        queries = torch.as_tensor(queries).reshape(-1, 2)
+        if not len(queries):
+            return []
+        device = scores[0].device
+        img_ids, cols = queries.to(device).long().unbind(1)
+        counts = torch.tensor([len(s) for s in scores], device=device)
+        # [B, R_max, C] and [B, R_max, 4], padded with -inf and zeros
+        padded = pad_sequence([s.detach() for s in scores],
+                              batch_first=True,
+                              padding_value=-math.inf)
+        boxes = pad_sequence(
+            [get_box_tensor(p).detach() for p in proposals],
+            batch_first=True)
+        rows = padded[img_ids, :, cols]  # [Q, R_max]
+        top, order = rows.topk(min(self.max_boxes, rows.shape[1]), dim=1)
+        rank = torch.arange(top.shape[1], device=device)
+        keep = (rank < counts[img_ids, None]) & \
+            (top >= self.score_thr * top[:, :1])
+        num_kept = keep.sum(1).tolist()  # the one host sync
+        kept_boxes = boxes[img_ids[:, None], order][keep].split(num_kept)
+        kept_scores = top[keep].split(num_kept)
+        return [
+            InstanceData(bboxes=b, scores=s)
+            for b, s in zip(kept_boxes, kept_scores)
+        ]
 
     def prepare(self,
                 proposals: List[Tensor],
@@ -308,60 +330,92 @@ class SpatialCorrelationModule(BaseModule):
         dtype = scores[0].dtype if len(scores) else param.dtype
         device = scores[0].device if len(scores) else param.device
         num_queries = len(queries)
-        bboxes = torch.zeros((num_queries, 4), dtype=dtype, device=device)
-        out_scores = torch.zeros((num_queries, ), dtype=dtype, device=device)
-        fallback = torch.zeros((num_queries, ),
-                               dtype=torch.bool,
-                               device=device)
-        extra_boxes, extra_scores, extra_ids = [], [], []
-        if num_queries:
-            results = self.detector.predict(batch.detector_inputs, batch.metas)
-            img_ids = queries[:, 0].tolist()
-            for q, (res, sel) in enumerate(zip(results, batch.selected)):
-                h, w = img_shapes[img_ids[q]][:2]
-                boxes = res.bboxes.to(dtype) * self.heatmap_stride
-                boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
-                boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
-                # a box on the zero padding around a smaller image in the
-                # batch would clip to zero size (an infinite regression
-                # target for the detection head)
-                valid = ((boxes[:, 2:] - boxes[:, :2]) >= 1).all(1) & \
-                    torch.isfinite(boxes).all(1)
-                if valid.any():
-                    det_scores = res.scores.to(dtype).masked_fill(~valid, -1)
-                    order = det_scores.argsort(descending=True)
-                    k = order[0]
-                    bboxes[q] = boxes[k]
-                    out_scores[q] = det_scores[k]
-                    more = order[1:self.max_per_query]
-                    more = more[det_scores[more] >=
-                                self.min_score_ratio * det_scores[k]]
-                    extra_boxes.append(boxes[more])
-                    extra_scores.append(det_scores[more])
-                    extra_ids.append(more.new_full((len(more), ), q))
-                elif len(sel):
-                    fallback[q] = True
-                    box = sel.bboxes[0].to(dtype).clone()
-                    box[0::2] = box[0::2].clamp(0, w)
-                    box[1::2] = box[1::2].clamp(0, h)
-                    bboxes[q] = box
-                    out_scores[q] = sel.scores[0]
-                else:
-                    fallback[q] = True
-                    bboxes[q] = bboxes.new_tensor([0, 0, w, h])
-        query_ids = torch.arange(num_queries, device=device)
-        if extra_boxes:
-            bboxes = torch.cat([bboxes, *extra_boxes])
-            out_scores = torch.cat([out_scores, *extra_scores])
-            query_ids = torch.cat([query_ids, *[i.to(device)
-                                                for i in extra_ids]])
-            fallback = torch.cat(
-                [fallback, fallback.new_zeros(len(bboxes) - num_queries)])
         queries = queries.to(device)
+        if not num_queries:
+            none = torch.zeros((0, ), dtype=dtype, device=device)
+            return self._pseudo_boxes(queries, none.reshape(0, 4), none,
+                                      none.bool(), none.long())
+        results = self.detector.predict(batch.detector_inputs, batch.metas)
+        # [Q, 4] (0, 0, w, h) of each query's image: the clipping bounds
+        sizes = [img_shapes[i][:2] for i in queries[:, 0].tolist()]
+        image_boxes = torch.tensor([[0, 0, w, h] for h, w in sizes],
+                                   dtype=dtype,
+                                   device=device)
+        # all queries' detections as one set of M rows
+        owner = torch.cat([
+            torch.full((len(r), ), q, dtype=torch.long, device=device)
+            for q, r in enumerate(results)
+        ])  # [M] query of each detection
+        boxes = torch.cat([r.bboxes.to(device, dtype) for r in results])
+        boxes = _clip(boxes * self.heatmap_stride, image_boxes[owner])
+        # a box on the zero padding around a smaller image in the batch
+        # would clip to zero size (an infinite regression target for the
+        # detection head)
+        valid = ((boxes[:, 2:] - boxes[:, :2]) >= 1).all(1) & \
+            torch.isfinite(boxes).all(1)
+        det_scores = torch.cat([r.scores.to(device, dtype) for r in results])
+        det_scores = det_scores.masked_fill(~valid, -1)
+        # rows by query, then by decreasing score; rank within the query
+        order = det_scores.argsort(descending=True, stable=True)
+        order = order[owner[order].argsort(stable=True)]
+        owner, det_scores, boxes = owner[order], det_scores[order], \
+            boxes[order]
+        per_query = owner.new_zeros(num_queries).index_add_(
+            0, owner, torch.ones_like(owner))
+        first = per_query.cumsum(0) - per_query  # [Q] row of the top box
+        rank = torch.arange(len(owner), device=device) - first[owner]
+        found = owner.new_zeros(num_queries).index_add_(
+            0, owner, valid[order].long()) > 0  # [Q] the detector found one
+        top = first.clamp(max=max(len(owner) - 1, 0))
+        top_boxes = boxes[top] if len(owner) else image_boxes
+        top_scores = det_scores[top] if len(owner) else \
+            det_scores.new_zeros(num_queries)
+        # the fallback: the top selected proposal, else the whole image
+        sel_boxes, sel_scores, has_sel = self._top_selected(
+            batch.selected, image_boxes)
+        fallback = ~found
+        out_boxes = torch.where(
+            found[:, None], top_boxes,
+            torch.where(has_sel[:, None], _clip(sel_boxes, image_boxes),
+                        image_boxes))
+        out_scores = torch.where(found, top_scores,
+                                 torch.where(has_sel, sel_scores, 0))
+        # further boxes of the found queries, by decreasing score
+        more = (rank >= 1) & (rank < self.max_per_query) & found[owner] & \
+            (det_scores >= self.min_score_ratio * top_scores[owner])
+        query_ids = torch.cat(
+            [torch.arange(num_queries, device=device), owner[more]])
+        return self._pseudo_boxes(
+            queries, torch.cat([out_boxes, boxes[more]]),
+            torch.cat([out_scores, det_scores[more]]),
+            torch.cat([fallback, fallback.new_zeros(len(query_ids) -
+                                                    num_queries)]),
+            query_ids)
+
+    @staticmethod
+    def _top_selected(selected: List[InstanceData],
+                      like: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Each query's top selected proposal: boxes [Q, 4] and scores [Q]
+        (zeros where it has none) and whether it has one [Q] (bool)."""
+        num = len(selected)
+        has_sel = torch.tensor([len(s) > 0 for s in selected],
+                               device=like.device)
+        if not any(len(s) for s in selected):
+            return like.new_zeros((num, 4)), like.new_zeros((num, )), has_sel
+        boxes = pad_sequence([s.bboxes[:1].to(like) for s in selected],
+                             batch_first=True)  # [Q, 1, 4]
+        scores = pad_sequence([s.scores[:1].to(like) for s in selected],
+                              batch_first=True)  # [Q, 1]
+        return boxes[:, 0], scores[:, 0], has_sel
+
+    @staticmethod
+    def _pseudo_boxes(queries: Tensor, bboxes: Tensor, scores: Tensor,
+                      from_fallback: Tensor,
+                      query_ids: Tensor) -> InstanceData:
         return InstanceData(
             bboxes=bboxes,
-            scores=out_scores,
-            from_fallback=fallback,
+            scores=scores,
+            from_fallback=from_fallback,
             query_ids=query_ids,
             img_ids=queries[query_ids, 0],
             labels=queries[query_ids, 1])
