@@ -1,10 +1,11 @@
-"""Shared by the oicr_pseudo_labels tests: the rule written out one
-proposal at a time, and a small case with a ground-truth box."""
+"""Shared by the OICR and PCL target tests: a box IoU, the OICR rule written
+out one proposal at a time, and a small case with a ground-truth box."""
 import numpy as np
 import torch
 
 
 def box_iou(a, b):
+    """IoU of two boxes (x1, y1, x2, y2), no +1 widths."""
     iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = iw * ih

@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from oicr_reference import box_iou
 
 from mmdet_csod.models.losses import PCLLoss
 from mmdet_csod.models.utils.pcl_clusters import (TIE_RTOL,
@@ -212,15 +213,6 @@ def test_no_class_or_no_proposal():
 # --- naive reference: the rules with loops, one proposal at a time ---
 
 
-def _iou(a, b):
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) \
-        - inter
-    return inter / max(union, 1e-6)
-
-
 def _ref_top(values, k):
     """Brute force: every split of the sorted distinct values into
     min(k, m) contiguous segments; the top segment of the least total sum
@@ -272,7 +264,7 @@ def _reference(props,
             def nbrs(i):
                 return [
                     j for j in alive
-                    if j == i or _iou(props[i], props[j]) > graph_iou_thr
+                    if j == i or box_iou(props[i], props[j]) > graph_iou_thr
                 ]
 
             best = max(alive, key=lambda i: (len(nbrs(i)), scores[i, c], -i))
@@ -289,7 +281,7 @@ def _reference(props,
     for r in range(R):
         best, best_m = -1., None
         for m, (cr, _, _) in enumerate(centres):
-            iou = _iou(props[r], props[cr])
+            iou = box_iou(props[r], props[cr])
             if iou > best:
                 best, best_m = iou, m
         if best_m is None:
