@@ -55,3 +55,17 @@ def test_ours_plus_switches():
 def test_ablation_changes_only_its_switch(name, keys):
     diff = _diff(name)
     assert set(diff) <= keys and diff, diff
+
+
+@pytest.mark.parametrize('name,epochs', [('2e', 2), ('4e', 4)])
+def test_schedule_ablations_change_only_the_length(name, epochs):
+    """The warm-up as Ours+'s, the cosine stretched over the epochs."""
+    diff = _diff(name)
+    assert set(diff) == {'param_scheduler', 'train_cfg.max_epochs',
+                         'train_cfg.val_interval'}, diff
+    assert diff['train_cfg.max_epochs'] == (3, epochs)
+    assert diff['train_cfg.val_interval'] == (3, epochs)
+    plus, abl = diff['param_scheduler']
+    assert abl[0] == plus[0]
+    assert dict(abl[1], T_max=3, end=3) == plus[1]
+    assert (abl[1]['T_max'], abl[1]['end']) == (epochs, epochs)

@@ -1,0 +1,12 @@
+# Ours+ with a fourth epoch: the pseudo boxes teach the detection head and
+# the SCM for three epochs instead of two, on the same cosine stretched over
+# four. Measured on both scene families (README, "Two more measurements on
+# the yard scenes"): yard 20.5 +- 7.0 against 10.9 +- 4.7, the table's
+# scenes 77.1 +- 3.9 against 69.7 +- 1.6 (3 seeds each), at a third more
+# training time. Everything else as ../drn-plus_tiny_synthetic.py.
+_base_ = '../drn-plus_tiny_synthetic.py'
+train_cfg = dict(max_epochs=4, val_interval=4)
+param_scheduler = [
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], T_max=4, end=4)
+]
