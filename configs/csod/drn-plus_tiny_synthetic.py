@@ -14,7 +14,10 @@
 #   boxes still start after the first (PseudoGTSwitchHook start_epoch=1), so
 #   the detection head and the SCM learn from them for two epochs instead of
 #   one, on the same cosine learning rate stretched over three; the
-#   two-epoch Ours+ is ablations/drn-plus_tiny_synthetic_2e.py;
+#   two-epoch Ours+ is ablations/drn-plus_tiny_synthetic_2e.py; a fourth
+#   epoch (ablations/drn-plus_tiny_synthetic_4e.py) measured better on both
+#   scene families (README), not adopted until the Table-1 command is
+#   re-measured with it;
 # - once the pseudo boxes are on, they are also the seeds of the novel
 #   classes in the recognition head's refinement (rec_pseudo_seeds): the
 #   recognition head had boxed the telling part (a tree's crown, a horse's
