@@ -217,12 +217,20 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def load_cli(name):
-    """A tools/dataset_converters script as a module (its ``main(argv)``),
-    loaded from its file."""
+def load_tool(path, name=None):
+    """The script at ``path`` (relative to the repository root) as a module,
+    loaded from its file under ``name`` (default: the file's stem)."""
     import importlib.util
-    path = osp.join(REPO_ROOT, 'tools', 'dataset_converters', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'cli_{name}', path)
+    name = name or osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO_ROOT, path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_cli(name):
+    """A tools/dataset_converters script as a module (its ``main(argv)``),
+    loaded from its file."""
+    return load_tool(osp.join('tools', 'dataset_converters', f'{name}.py'),
+                     f'cli_{name}')

@@ -1,10 +1,7 @@
 """Shared by the Table-1 benchmark tests: the tool loaded as a module, a
 stand-in backbone checkpoint and hand-made run records."""
-import importlib.util
-import os.path as osp
-
 import torch
-from conftest import REPO_ROOT
+from conftest import load_tool
 from mmdet.registry import MODELS
 
 TOOL = 'tools/analysis_tools/benchmark_table1.py'
@@ -16,11 +13,7 @@ NOVEL = ['person', 'horse', 'lamp', 'fish', 'tree']
 
 
 def table1_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_table1',
-                                                  osp.join(REPO_ROOT, TOOL))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(TOOL)
 
 
 def stand_in_pretrained(path):

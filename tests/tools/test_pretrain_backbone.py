@@ -1,12 +1,11 @@
 """Backbone pretraining on single-object crops: the crop maker and
 tools/misc/pretrain_backbone.py (a short run)."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_tool
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
@@ -18,11 +17,7 @@ TOOL = 'tools/misc/pretrain_backbone.py'
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('pretrain_backbone',
-                                                  osp.join(REPO_ROOT, TOOL))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(TOOL)
 
 
 def test_crop_batch_is_deterministic_with_labels_in_range():

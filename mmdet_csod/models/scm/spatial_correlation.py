@@ -342,10 +342,12 @@ class SpatialCorrelationModule(BaseModule):
                                    dtype=dtype,
                                    device=device)
         # all queries' detections as one set of M rows
-        owner = torch.cat([
-            torch.full((len(r), ), q, dtype=torch.long, device=device)
-            for q, r in enumerate(results)
-        ])  # [M] query of each detection
+        lens = [len(r) for r in results]
+        per_query = torch.tensor(lens, device=device)
+        owner = torch.repeat_interleave(
+            torch.arange(num_queries, device=device),
+            per_query,
+            output_size=sum(lens))  # [M] query of each detection
         boxes = torch.cat([r.bboxes.to(device, dtype) for r in results])
         boxes = _clip(boxes * self.heatmap_stride, image_boxes[owner])
         # a box on the zero padding around a smaller image in the batch
@@ -360,8 +362,6 @@ class SpatialCorrelationModule(BaseModule):
         order = order[owner[order].argsort(stable=True)]
         owner, det_scores, boxes = owner[order], det_scores[order], \
             boxes[order]
-        per_query = owner.new_zeros(num_queries).index_add_(
-            0, owner, torch.ones_like(owner))
         first = per_query.cumsum(0) - per_query  # [Q] row of the top box
         rank = torch.arange(len(owner), device=device) - first[owner]
         found = owner.new_zeros(num_queries).index_add_(
