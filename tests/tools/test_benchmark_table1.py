@@ -288,7 +288,7 @@ def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
         tool.DIAG_TOOL,
         osp.join(REPO_ROOT, 'configs/csod/drn_tiny_synthetic.py'),
         osp.join(work_dir, 'epoch_1.pth'), '--split', 'train',
-        '--num-images', '240', '--out',
+        '--num-images', '120', '--out',
         osp.join(work_dir, 'diagnostics.json')
     ]
     assert json.loads(

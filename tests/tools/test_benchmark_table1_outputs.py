@@ -155,3 +155,19 @@ def test_yard_family_generated_and_its_split_given_to_every_config(
     # a json that is not the yard family's is an error that names it
     with pytest.raises(SystemExit, match='10 categories'):
         tool.yard_split(dict(categories=[]), 'x/train.json')
+
+
+def test_published_table_was_made_with_the_default_settings():
+    """The README gives the plain command as the one that made
+    benchmarks/table1.json: every setting that changes a figure or the
+    time (not where the outputs go) is the parser's default."""
+    import shlex
+    tool = table1_tool()
+    with open(osp.join(REPO_ROOT, 'benchmarks', 'table1.json')) as f:
+        published = json.load(f)
+    argv = shlex.split(published['command'])[2:]
+    given, default = vars(tool.parse_args(argv)), vars(tool.parse_args([]))
+    where = {'out_dir', 'publish_dir', 'force'}
+    differ = {k: (default[k], v) for k, v in given.items()
+              if k not in where and v != default[k]}
+    assert not differ, f'(default, published): {differ}'

@@ -7,7 +7,7 @@
         [--pretrained checkpoints/small_vgg_crops.pth]
         [--jobs 2] [--methods wsddn oicr ... ours ours-plus full] [--seeds 3]
         [--out-dir work_dirs/benchmarks/table1] [--publish-dir benchmarks]
-        [--diag-images 240] [--force] [--cfg-options KEY=VALUE ...]
+        [--diag-images 120] [--force] [--cfg-options KEY=VALUE ...]
 
 Each method's tiny config is trained with tools/train.py from the pretrained
 backbone (``--pretrained``, handed to the configs' backbone init_cfg as
