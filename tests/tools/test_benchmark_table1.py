@@ -250,9 +250,11 @@ def test_per_class_ap_split_from_the_resolved_config():
 
 def _fake_tools(tool, calls, stages):
     """run_tool writing what train.py, test.py and diagnose_drn.py would
-    (the last fails when ``stages`` is None), recording the commands."""
+    (the last fails when ``stages`` is None), recording the commands; the
+    one-process runner of a run's tests and diagnostics runs its plan's
+    steps through the same fakes and writes its report."""
 
-    def fake(args, log_file, env):
+    def fake_tool(args):
         calls.append(list(args))
         opt = {k: v for k, v in zip(args, args[1:]) if k.startswith('--')}
         if args[0] == 'tools/train.py':
@@ -267,21 +269,43 @@ def _fake_tools(tool, calls, stages):
             raise tool.RunError(f'{args[0]} exited with 1')
         else:
             Path(opt['--out']).write_text(json.dumps(dict(stages=stages)))
+
+    def fake(args, log_file, env):
+        fake.processes.append(args[0])
+        if args[0] != tool.table1_runs.EVAL_RUNNER:
+            fake_tool(args)
+            return 1.0, 500.0
+        steps = json.loads(Path(args[1]).read_text())['steps']
+        report = []
+        for step in steps:
+            try:
+                fake_tool(step['argv'])
+                report.append(dict(name=step['name'], status='ok',
+                                   seconds=3.0, error=None))
+            except tool.RunError as e:
+                report.append(dict(name=step['name'], status='failed',
+                                   seconds=1.0, error=str(e)))
+        Path(args[3]).write_text(json.dumps(dict(steps=report)))
         return 1.0, 500.0
 
+    fake.processes = []
     return fake
 
 
 def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
     tool, calls, stages = table1_tool(), [], stage_figures(40.0)
     runs = tool.table1_runs
-    monkeypatch.setattr(runs, 'run_tool', _fake_tools(tool, calls, stages))
+    fake = _fake_tools(tool, calls, stages)
+    monkeypatch.setattr(runs, 'run_tool', fake)
     monkeypatch.setattr(runs, 'diag_tool_exists', lambda: True)
     args = tool.parse_args(['--out-dir', str(tmp_path)])
     ours = method_of(tool, 'ours')
     record = tool.run_one(ours, 0, args, 1, '[1/1]')
     work_dir = osp.join(str(tmp_path), 'runs', 'ours', 'seed0')
     assert record['status'] == 'ok' and record['stages'] == stages, record
+    # training, then the two tests and the diagnostics in one process
+    assert fake.processes == ['tools/train.py', runs.EVAL_RUNNER]
+    assert record['diag_time_min'] == 3.0 / 60
     assert record['diagnostics'] == osp.join(work_dir, 'diagnostics.json')
     assert record['novel_ap50_per_class'] == dict.fromkeys(NOVEL, 50.0)
     assert len(calls) == 4 and calls[-1] == [

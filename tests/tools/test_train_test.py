@@ -107,3 +107,74 @@ def test_bad_training_images_stop_with_one_message(synthetic_root, tmp_path):
     err = out[out.index('error: '):]
     assert 'bad training image(s), more than max_bad_images' in err
     assert 'truncated JPEG' in err and 'check_data.py' in err
+
+
+def test_tools_in_one_process_give_what_they_give_alone(
+        trained, synthetic_root, tmp_path):
+    """tools/misc/run_in_one_process.py (the Table-1 benchmark's tests and
+    diagnostics of a run): two tools/test.py runs in one process write the
+    metrics a process of its own writes; an optional step's failure is
+    recorded and the plan goes on, a required one's ends it (exit 1) and
+    the rest is reported skipped."""
+    ckpt = osp.join(trained, 'epoch_1.pth')
+
+    def test_argv(name):
+        return [
+            'tools/test.py', CONFIG, ckpt, '--work-dir',
+            str(tmp_path / name), '--metrics-out',
+            str(tmp_path / f'{name}.json'), '--cfg-options',
+            *_options(synthetic_root, 1)
+        ]
+
+    run_tool(test_argv('alone'))
+    plan = tmp_path / 'plan.json'
+    steps = [
+        dict(name='first', argv=test_argv('first')),
+        dict(name='missing', optional=True,
+             argv=['tools/test.py', CONFIG, str(tmp_path / 'no.pth')]),
+        dict(name='second', argv=test_argv('second')),
+        dict(name='bad', argv=['tools/test.py', '--no-such-flag']),
+        dict(name='after', argv=test_argv('after')),
+    ]
+    plan.write_text(json.dumps(dict(steps=steps)))
+    report = tmp_path / 'report.json'
+    proc = subprocess.run([
+        sys.executable, 'tools/misc/run_in_one_process.py',
+        str(plan), '--report', str(report)
+    ], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    alone = json.loads((tmp_path / 'alone.json').read_text())
+    assert 'pascal_voc/novel_mAP' in alone
+    for name in ('first', 'second'):
+        assert json.loads((tmp_path / f'{name}.json').read_text()) == alone
+    done = {r['name']: r for r in json.loads(report.read_text())['steps']}
+    assert [done[n]['status'] for n in ('first', 'missing', 'second', 'bad',
+                                        'after')] == [
+                                            'ok', 'failed', 'ok', 'failed',
+                                            'skipped'
+                                        ]
+    assert 'FileNotFoundError' in done['missing']['error']
+    assert 'no.pth' in done['missing']['error']
+    assert done['bad']['error'] == 'tools/test.py exited with 2'
+    assert done['first']['seconds'] > 0
+    assert not osp.exists(tmp_path / 'after.json')
+
+
+def test_one_process_plan_errors_name_the_file_and_step(tmp_path):
+    plan = tmp_path / 'plan.json'
+    for content, message in (
+        ('{"steps": []}', 'at least one step'),
+        ('[1, 2]', 'at least one step'),
+        ('{"steps": [{"name": "a", "argv": []}]}', 'steps[0] (a)'),
+        ('{"steps": [{"argv": ["tools/test.py"]}]}', 'steps[0]: a step'),
+        ('{"steps": [{"name": "a", "argv": ["tools/nope.py"]}]}',
+         'no tool tools/nope.py'),
+        ('not json', 'not JSON'),
+    ):
+        plan.write_text(content)
+        proc = subprocess.run(
+            [sys.executable, 'tools/misc/run_in_one_process.py', str(plan)],
+            cwd=REPO_ROOT, capture_output=True, text=True)
+        assert proc.returncode == 1, content
+        assert str(plan) in proc.stderr and message in proc.stderr, (
+            content, proc.stderr)

@@ -82,7 +82,7 @@ from table1_runs import (CORLOC_CONFIG, CORLOC_IMAGES,  # noqa: E402,F401
                          DIAG_IMAGES, DIAG_TOOL, LOADERS, METRICS, REPO_ROOT,
                          RunError, base_options, diag_tool_exists, git_commit,
                          log,
-                         prior_minutes, run_all, run_one, run_tool, test,
+                         prior_minutes, run_all, run_one, run_tool, evaluate,
                          tool_env, train)
 
 # Since issue 9 the table's data have base carriers (a cart may carry a

@@ -3,14 +3,15 @@
 with tools/train.py, tested with tools/test.py (mAP on val, per-class AP50,
 CorLoc on training images) and, for a DRN model, diagnosed stage by stage
 with tools/analysis_tools/diagnose_drn.py; ``run_all`` runs them through a
-pool, the longest first. Every tool is a subprocess from the repository
-root; nothing here imports the project or torch."""
+pool, the longest first. Every tool runs in a subprocess from the
+repository root: training in its own, a run's tests and diagnostics
+together in one (tools/misc/run_in_one_process.py, so torch and mmdet are
+imported once a run, not once a tool); nothing here imports the project or
+torch. The figures are read back by table1_figures.py."""
 import datetime
 import json
-import math
 import os
 import os.path as osp
-import re
 import shlex
 import statistics
 import subprocess
@@ -19,6 +20,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from table1_figures import (METRICS, PER_CLASS_KEY,  # noqa: F401
+                            class_split, figures_of, load_config,
+                            per_class_ap, resolved_config, run_figures)
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # CorLoc and the stage diagnostics use the first CORLOC_IMAGES / DIAG_IMAGES
@@ -26,6 +31,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CORLOC_IMAGES = 240
 DIAG_IMAGES = 120
 DIAG_TOOL = 'tools/analysis_tools/diagnose_drn.py'
+# a run's tests and diagnostics go through this one process (imports once)
+EVAL_RUNNER = 'tools/misc/run_in_one_process.py'
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
@@ -41,18 +48,6 @@ def git_commit():
     commit = git('rev-parse', 'HEAD') or 'unknown'
     return commit + ('-dirty' if git('status', '--porcelain') else '')
 
-
-# figure -> (metrics file, metric key, scale); mAP and CorLoc come as
-# fractions and are reported in percent
-METRICS = {
-    'map50': ('val', 'pascal_voc/mAP', 100),
-    'base_map50': ('val', 'pascal_voc/base_mAP', 100),
-    'novel_map50': ('val', 'pascal_voc/novel_mAP', 100),
-    'corloc_base': ('corloc', 'corloc/corloc_base', 100),
-    'corloc_novel': ('corloc', 'corloc/corloc_novel', 100),
-}
-# SplitVOCMetric's per-class AP at IoU 0.5: 'pascal_voc/AP50_<class>'
-PER_CLASS_KEY = re.compile(r'(?:^|/)AP50_(.+)$')
 
 # tools/test.py on the training images with CorLoc only (the WSOD
 # convention); a config file because --cfg-options cannot set a list of
@@ -157,61 +152,6 @@ def stage_dir(method, work_dir, i):
     return osp.join(work_dir, f'stage{i + 1}')
 
 
-def resolved_config(folder, config):
-    """The config as a tool run in ``folder`` resolved it (mmengine's
-    Runner dumps it there under the config's file name, --cfg-options
-    applied), else the repository's ``config``."""
-    dumped = osp.join(folder, osp.basename(config))
-    return dumped if osp.isfile(dumped) else osp.join(REPO_ROOT, config)
-
-
-def load_config(path):
-    """mmengine Config of ``path``, None when it cannot be read."""
-    try:
-        from mmengine.config import Config
-        with _config_lock:
-            return Config.fromfile(path, import_custom_modules=False)
-    except Exception as e:  # a note, not a failure of the run
-        log(f'note: cannot read the config {path}: {e}')
-        return None
-
-
-def _metainfo(cfg):
-    """The dataset metainfo of a resolved config (val, test or train
-    dataset, through dataset wrappers; else the model's class_split)."""
-    for loader in ('val_dataloader', 'test_dataloader', 'train_dataloader'):
-        dataset = (cfg.get(loader) or {}).get('dataset')
-        while isinstance(dataset, dict):
-            if dataset.get('metainfo'):
-                return dataset['metainfo']
-            dataset = dataset.get('dataset')
-    return (cfg.get('model') or {}).get('class_split') or cfg.get('metainfo')
-
-
-def class_split(cfg, classes):
-    """(base, novel) class names as SplitVOCMetric splits them: the
-    metainfo's base_classes (all classes when absent) and novel_classes
-    (none when absent)."""
-    meta = (_metainfo(cfg) if cfg is not None else None) or {}
-    classes = list(meta.get('classes') or classes)
-    return (list(meta.get('base_classes', classes)),
-            list(meta.get('novel_classes', ())))
-
-
-def per_class_ap(metrics, cfg):
-    """(base, novel) dicts class -> AP50 in percent (None where NaN) from a
-    val metrics dict, in the split's class order."""
-    ap = {}
-    for key, value in metrics.items():
-        match = PER_CLASS_KEY.search(key)
-        if match and isinstance(value, (int, float)):
-            ap[match.group(1)] = (None if math.isnan(value) else value * 100)
-    base, novel = class_split(cfg, list(ap))
-    return ({c: ap[c]
-             for c in base if c in ap}, {c: ap[c]
-                                         for c in novel if c in ap})
-
-
 # The val figures are tools/test.py's (the same val images, a process of
 # its own): the training loop's pass over them after the last epoch would
 # only repeat it (the loop validates from epoch val_begin on). Nothing
@@ -237,77 +177,128 @@ def train(method, work_dir, args, seed, log_file, env):
     return load_from, seconds, peak
 
 
-def figures_of(metrics, cfg):
-    """The figures of METRICS and the per-class AP50 of a run from its
-    metrics files' contents ({'val': .., 'corloc': ..})."""
-    figures = {}
-    for figure, (name, key, scale) in METRICS.items():
-        value = metrics.get(name, {}).get(key)
-        missing = value is None or math.isnan(value)  # no such class
-        figures[figure] = None if missing else value * scale
-    base, novel = per_class_ap(metrics.get('val', {}), cfg)
-    return dict(
-        figures, base_ap50_per_class=base, novel_ap50_per_class=novel)
-
-
-def test(method, checkpoint, work_dir, args, seed, log_file, env):
-    """mAP on val and CorLoc on the training images, each test in a work
-    dir of its own under ``work_dir``; returns ``figures_of`` them (the
-    class split from the val test's resolved config)."""
+def test_steps(method, checkpoint, work_dir, args, seed):
+    """The two tools/test.py steps of a run (``run_steps``'s plan
+    entries): mAP on val and CorLoc on the training images, each in a work
+    dir of its own under ``work_dir``, writing ``<name>_metrics.json``
+    there (read back by table1_figures.run_figures)."""
     config = osp.join(REPO_ROOT, method.configs[-1])
     corloc_config = osp.join(work_dir, 'corloc_config.py')
     with open(corloc_config, 'w') as f:
         f.write(CORLOC_CONFIG.format(base=config, num_images=CORLOC_IMAGES))
-    metrics = {}
-    for name, cfg_file in (('val', config), ('corloc', corloc_config)):
-        out = osp.join(work_dir, f'{name}_metrics.json')
-        run_tool([
+    return [
+        dict(name=name, optional=False, argv=[
             'tools/test.py', cfg_file, checkpoint, '--work-dir',
-            osp.join(work_dir, f'test_{name}'), '--metrics-out', out,
-            '--cfg-options', *base_options(args, seed, method.configs[-1])
-        ], log_file, env)
-        with open(out) as f:
-            metrics[name] = json.load(f)
-    cfg = load_config(
-        resolved_config(osp.join(work_dir, 'test_val'), method.configs[-1]))
-    return figures_of(metrics, cfg)
+            osp.join(work_dir, f'test_{name}'), '--metrics-out',
+            osp.join(work_dir, f'{name}_metrics.json'), '--cfg-options',
+            *base_options(args, seed, method.configs[-1])
+        ]) for name, cfg_file in (('val', config), ('corloc', corloc_config))
+    ]
 
 
 def diag_tool_exists():
     return osp.isfile(osp.join(REPO_ROOT, DIAG_TOOL))
 
 
-def diagnose(method, record, args, log_file, env):
-    """``stages``, ``diagnostics`` (the json, or what happened instead, in
-    words) and ``diag_time_min`` (when run) of a run:
-    diagnose_drn.py on the first ``args.diag_images`` training images when
-    the run's model is a DRN, with the last stage's resolved config (data
-    root and --cfg-options as trained). Never raises."""
+def diag_step(method, record, args):
+    """(the step, None) that diagnoses a run with diagnose_drn.py on the
+    first ``args.diag_images`` training images, with the last stage's
+    resolved config (data root and --cfg-options as trained); (None, the
+    record's ``stages`` and ``diagnostics`` in words) when it is not run:
+    not a DRN, --diag-images 0, no tool, an unreadable config."""
     folder = stage_dir(method, record['work_dir'], len(method.configs) - 1)
     config = resolved_config(folder, method.configs[-1])
     cfg = load_config(config)
-    if cfg is None:
-        return dict(stages=None, diagnostics=f'skipped: cannot read {config}')
-    if (cfg.get('model') or {}).get('type') != 'DRN':
-        return dict(stages=None, diagnostics='not a DRN model')
-    if args.diag_images <= 0:
-        return dict(stages=None, diagnostics='off (--diag-images 0)')
-    if not diag_tool_exists():
-        return dict(stages=None, diagnostics=f'skipped: no {DIAG_TOOL}')
+    note = (f'skipped: cannot read {config}' if cfg is None else
+            'not a DRN model' if (cfg.get('model') or {}).get('type') != 'DRN'
+            else 'off (--diag-images 0)' if args.diag_images <= 0 else
+            f'skipped: no {DIAG_TOOL}' if not diag_tool_exists() else None)
+    if note:
+        return None, dict(stages=None, diagnostics=note)
     out = osp.join(record['work_dir'], 'diagnostics.json')
+    return dict(name='diagnostics', optional=True, argv=[
+        DIAG_TOOL, config, record['checkpoint'], '--split', 'train',
+        '--num-images', str(args.diag_images), '--out', out
+    ]), None
+
+
+def diag_result(step, done):
+    """``stages``, ``diagnostics`` (the json, or what happened instead) and
+    ``diag_time_min`` of a run from its diagnostics ``step`` and that
+    step's record ``done`` (``run_steps``'s). Never raises: a failure
+    there leaves the run's other figures."""
+    if done['status'] != 'ok':
+        return dict(stages=None, diagnostics=f'failed: {done["error"]}')
+    out = step['argv'][step['argv'].index('--out') + 1]
     try:
-        seconds, _ = run_tool([
-            DIAG_TOOL, config, record['checkpoint'], '--split', 'train',
-            '--num-images',
-            str(args.diag_images), '--out', out
-        ], log_file, env)
         with open(out) as f:
             stages = json.load(f).get('stages')
-        if not isinstance(stages, dict):
-            raise RunError(f'{out} has no "stages" mapping')
-    except Exception as e:  # the run's other figures stand
-        return dict(stages=None, diagnostics=f'failed: {e}')
-    return dict(stages=stages, diagnostics=out, diag_time_min=seconds / 60)
+    except (OSError, ValueError, AttributeError) as e:
+        return dict(stages=None, diagnostics=f'failed: {out}: {e}')
+    if not isinstance(stages, dict):
+        return dict(
+            stages=None, diagnostics=f'failed: {out} has no "stages" mapping')
+    return dict(stages=stages, diagnostics=out,
+                diag_time_min=done['seconds'] / 60)
+
+
+def run_steps(steps, work_dir, log_file, env):
+    """Run the tool ``steps`` of a run in one process (EVAL_RUNNER: torch
+    and mmdet imported once, not once a tool); returns each step's record
+    by name (``status``, ``seconds``, ``error``). Raises RunError when a
+    step that is not ``optional`` did not finish."""
+    plan = osp.join(work_dir, 'eval_plan.json')
+    report = osp.join(work_dir, 'eval_report.json')
+    with open(plan, 'w') as f:
+        json.dump(dict(steps=steps), f, indent=2)
+    if osp.isfile(report):
+        os.remove(report)
+    try:
+        run_tool([EVAL_RUNNER, plan, '--report', report], log_file, env)
+        crash = None
+    except RunError as e:  # the report says how far it came
+        crash = str(e)
+    try:
+        with open(report) as f:
+            done = {r['name']: r for r in json.load(f)['steps']}
+    except (OSError, ValueError, KeyError, TypeError):
+        done = {}
+    for step in steps:
+        record = done.get(step['name'])
+        if record is None or record['status'] in ('skipped', 'running'):
+            what = 'did not finish' if record else 'did not run'
+            done[step['name']] = record = dict(
+                status='failed', seconds=None,
+                error=f'{step["argv"][0]} {what} ({crash or "no report"})')
+        elif record['status'] == 'failed' and crash and not record['error']:
+            record['error'] = crash
+        if record['status'] != 'ok' and not step['optional']:
+            raise RunError(record['error'])
+    return done
+
+
+def evaluate(method, record, args, seed, log_file, env):
+    """Test (``test_steps``) and diagnose (``diag_step``) a trained run in
+    one process; returns its figures (table1_figures.run_figures) with
+    ``stages``, ``diagnostics`` and, when diagnosed, ``diag_time_min``.
+    Raises RunError when a test failed."""
+    steps = test_steps(method, record['checkpoint'], record['work_dir'], args,
+                       seed)
+    diag, note = diag_step(method, record, args)
+    done = run_steps(steps + ([diag] if diag else []), record['work_dir'],
+                     log_file, env)
+    figures = run_figures(record['work_dir'], method.configs[-1])
+    return dict(figures, **(note or diag_result(diag, done[diag['name']])))
+
+
+def diagnose(method, record, args, log_file, env):
+    """``diag_step`` and ``diag_result`` of a run that was tested before
+    (a reused record); never raises."""
+    diag, note = diag_step(method, record, args)
+    if note:
+        return note
+    done = run_steps([diag], record['work_dir'], log_file, env)
+    return diag_result(diag, done[diag['name']])
 
 
 def _save(record, result_file):
@@ -371,19 +362,15 @@ def run_one(method, seed, args, threads, tag):
         log(f'{tag} {method.name} seed {seed}: training ...')
         ckpt, seconds, peak = train(method, work_dir, args, seed, log_file,
                                     env)
+        record.update(
+            checkpoint=ckpt, train_time_min=seconds / 60, peak_mem_mib=peak)
         log(f'{tag} {method.name} seed {seed}: testing ...')
-        figures = test(method, ckpt, work_dir, args, seed, log_file, env)
+        figures = evaluate(method, record, args, seed, log_file, env)
     except Exception as e:  # reported; the other runs go on
         error = f'{method.name} seed {seed} failed: {e} (log: {log_file})'
         log(f'{tag} ERROR {error}')
         return dict(record, status='failed', error=error, reused=False)
-    record.update(
-        status='ok',
-        checkpoint=ckpt,
-        train_time_min=seconds / 60,
-        peak_mem_mib=peak,
-        **figures)
-    record.update(diagnose(method, record, args, log_file, env))
+    record.update(status='ok', **figures)
     if record['diagnostics'].startswith('failed'):
         log(f'{tag} note: {method.name} seed {seed} diagnostics '
             f'{record["diagnostics"]} (log: {log_file})')
