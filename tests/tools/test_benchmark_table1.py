@@ -306,6 +306,7 @@ def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
     # training, then the two tests and the diagnostics in one process
     assert fake.processes == ['tools/train.py', runs.EVAL_RUNNER]
     assert record['diag_time_min'] == 3.0 / 60
+    assert record['checkpoint_sha256'] == 'e3b0c442'  # the empty file's
     assert record['diagnostics'] == osp.join(work_dir, 'diagnostics.json')
     assert record['novel_ap50_per_class'] == dict.fromkeys(NOVEL, 50.0)
     assert len(calls) == 4 and calls[-1] == [

@@ -19,8 +19,12 @@ def _main_with_fake_runs(tool, tmp_path, monkeypatch, *extra):
             ]
     monkeypatch.setattr(tool, 'prepare_inputs', lambda args: dict(seed=1))
     monkeypatch.setattr(tool, 'run_all', lambda args, methods, prior: runs)
+    data_root = tmp_path / 'data'
+    (data_root / 'annotations').mkdir(parents=True, exist_ok=True)
+    (data_root / 'annotations' / 'train.json').write_text('{}')
     return tool.main(['--pretrained', str(pretrained), '--methods', 'oicr',
-                      'ours', '--out-dir', str(tmp_path / 'out'), *extra])
+                      'ours', '--out-dir', str(tmp_path / 'out'),
+                      '--data-root', str(data_root), *extra])
 
 
 def test_published_copy_and_json_layout(tmp_path, monkeypatch, capsys):
@@ -38,9 +42,10 @@ def test_published_copy_and_json_layout(tmp_path, monkeypatch, capsys):
     data = json.loads((publish / 'table1.json').read_text())
     assert {
         'command', 'date', 'git_commit', 'wall_time_min', 'data_root',
-        'data_seed', 'data', 'pretrained', 'pretrained_sha256', 'units',
-        'methods', 'runs'
+        'data_seed', 'data', 'data_sha256', 'pretrained', 'pretrained_sha256',
+        'units', 'methods', 'runs'
     } <= set(data)
+    assert data['data_sha256'] == tool.tree_sha256(str(tmp_path / 'data'))
     assert data['pretrained_sha256'] and 0 <= data['wall_time_min'] < 1
     oicr, ours = data['methods']
     assert oicr['method'] == 'oicr' and oicr['n'] == 3
@@ -171,3 +176,25 @@ def test_published_table_was_made_with_the_default_settings():
     differ = {k: (default[k], v) for k, v in given.items()
               if k not in where and v != default[k]}
     assert not differ, f'(default, published): {differ}'
+
+
+def test_data_hash_names_the_data_not_where_they_lie(tmp_path):
+    """benchmarks/table1.json's data_sha256 (issue 9: data and checkpoint
+    hashes): the same files under another folder hash alike; a changed
+    byte, a renamed or an added file change it; no data root is an error."""
+    tool = table1_tool()
+    for root in ('a', 'b'):
+        (tmp_path / root / 'train').mkdir(parents=True)
+        (tmp_path / root / 'train' / '0.jpg').write_bytes(b'\xff\xd8pixels')
+        (tmp_path / root / 'val.json').write_text('{"images": []}')
+    same = tool.tree_sha256(str(tmp_path / 'a'))
+    assert len(same) == 8 and same == tool.tree_sha256(str(tmp_path / 'b'))
+    (tmp_path / 'b' / 'train' / '0.jpg').write_bytes(b'\xff\xd8pixelz')
+    changed = tool.tree_sha256(str(tmp_path / 'b'))
+    (tmp_path / 'b' / 'train' / '0.jpg').rename(tmp_path / 'b' / '0.jpg')
+    moved = tool.tree_sha256(str(tmp_path / 'b'))
+    (tmp_path / 'a' / 'extra.npz').write_bytes(b'')
+    assert len({same, changed, moved, tool.tree_sha256(str(tmp_path / 'a'))
+                }) == 4
+    with pytest.raises(FileNotFoundError, match='no data root'):
+        tool.tree_sha256(str(tmp_path / 'missing'))

@@ -26,6 +26,8 @@ the run's resolved training config; CorLoc, mean IoU and SCM fallback of the
 recognition head, SCM, pseudo ground truth and detection head, for base and
 novel classes on all, touching and free objects); skipped with a note when
 that tool is missing, and a failure there leaves the run's other figures.
+A run's two tests and its diagnostics run in one process
+(tools/misc/run_in_one_process.py: torch and mmdet imported once a run).
 
 Training time is the wall clock of the training process(es), peak memory
 their largest resident set (``ru_maxrss`` from ``os.wait4``); ``--jobs``
@@ -49,7 +51,8 @@ lacks); a failed run is reported and the others go on. The
 ``--cfg-options`` are appended to every training and test command. Writes
 ``OUT_DIR/table1.json`` (every run's figures, per-method mean and sample std
 over seeds, per-class AP50 and the lowest novel one, stage figures, the
-command, data, checkpoint hash, git commit and wall time) and
+command, the data's arguments and hash, the backbone's and every trained
+checkpoint's hash, git commit and wall time) and
 ``OUT_DIR/table1.md`` (the table, novel AP50 per class and per seed, where
 the chain loses), and the same two files into ``--publish-dir`` (default
 benchmarks/ in the repository; '' for none).
@@ -59,7 +62,6 @@ table1_report.py (beside this file).
 """
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import os.path as osp
@@ -75,6 +77,7 @@ if _HERE not in sys.path:  # the parts below, also when loaded by path
 
 import table1_report  # noqa: E402,F401
 import table1_runs  # noqa: E402,F401
+from table1_figures import sha256_prefix, tree_sha256  # noqa: E402
 from table1_report import (COLUMNS, FIGURES, aggregate,  # noqa: E402,F401
                            fmt_cell, fmt_number, markdown_report,
                            markdown_table, summarize, write_outputs)
@@ -228,14 +231,6 @@ def parse_args(argv=None):
     return args
 
 
-def sha256_prefix(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()[:8]
-
-
 def prepare_inputs(args):
     """Generate the data root and pretrain the backbone when missing;
     returns the data set's generation arguments (from train.json)."""
@@ -330,6 +325,7 @@ def main(argv=None):
         data_root=args.data_root,
         data_seed=data.get('seed', args.data_seed),
         data=data,
+        data_sha256=tree_sha256(args.data_root),
         class_split=getattr(args, 'class_split', None),
         pretrained=args.pretrained,
         pretrained_sha256=sha256_prefix(args.pretrained),

@@ -3,7 +3,9 @@ benchmark_table1.py) from what its tools wrote: the metrics files of
 tools/test.py (mAP and AP50 per class on val, CorLoc on training images)
 and the config a tool resolved (its class split). No process is run and
 neither the project nor torch is imported here (mmengine's Config only)."""
+import hashlib
 import json
+import os
 import math
 import os.path as osp
 import re
@@ -104,3 +106,34 @@ def run_figures(work_dir, config):
             metrics[name] = json.load(f)
     cfg = load_config(resolved_config(osp.join(work_dir, 'test_val'), config))
     return figures_of(metrics, cfg)
+
+
+def file_sha256(path):
+    """The sha256 of the file ``path`` (hex)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_prefix(path):
+    """The first 8 hex digits of the sha256 of the file ``path``."""
+    return file_sha256(path)[:8]
+
+
+def tree_sha256(root):
+    """The first 8 hex digits of a sha256 over every file under ``root``
+    (a data root: annotations, images, proposal files): each file's path
+    relative to ``root`` and its content's sha256, in sorted path order, so
+    the same data give the same digest wherever they lie."""
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'no data root {root}')
+    files = sorted(
+        osp.relpath(osp.join(folder, name), root)
+        for folder, _, names in os.walk(root) for name in names)
+    digest = hashlib.sha256()
+    for rel in files:
+        content = file_sha256(osp.join(root, rel))
+        digest.update(f'{rel}\0{content}\n'.encode())
+    return digest.hexdigest()[:8]

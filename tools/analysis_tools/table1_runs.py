@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from table1_figures import (METRICS, PER_CLASS_KEY,  # noqa: F401
                             class_split, figures_of, load_config,
-                            per_class_ap, resolved_config, run_figures)
+                            per_class_ap, resolved_config, run_figures,
+                            sha256_prefix)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -310,8 +311,8 @@ def _save(record, result_file):
 
 def _complete(record, method, args, env, result_file):
     """Fill what a reused record lacks: per-class AP from its
-    val_metrics.json, stage diagnostics when the tool has appeared since
-    (or failed before)."""
+    val_metrics.json, its checkpoint's hash, stage diagnostics when the
+    tool has appeared since (or failed before)."""
     changed = False
     val_file = osp.join(record['work_dir'], 'val_metrics.json')
     if 'novel_ap50_per_class' not in record and osp.isfile(val_file):
@@ -322,6 +323,10 @@ def _complete(record, method, args, env, result_file):
                 osp.join(record['work_dir'], 'test_val'), method.configs[-1]))
         base, novel = per_class_ap(metrics, cfg)
         record.update(base_ap50_per_class=base, novel_ap50_per_class=novel)
+        changed = True
+    ckpt = record.get('checkpoint')
+    if 'checkpoint_sha256' not in record and ckpt and osp.isfile(ckpt):
+        record['checkpoint_sha256'] = sha256_prefix(ckpt)
         changed = True
     note = str(record.get('diagnostics', ''))
     retry = not note or note.startswith(('skipped', 'failed', 'off'))
@@ -363,7 +368,8 @@ def run_one(method, seed, args, threads, tag):
         ckpt, seconds, peak = train(method, work_dir, args, seed, log_file,
                                     env)
         record.update(
-            checkpoint=ckpt, train_time_min=seconds / 60, peak_mem_mib=peak)
+            checkpoint=ckpt, checkpoint_sha256=sha256_prefix(ckpt),
+            train_time_min=seconds / 60, peak_mem_mib=peak)
         log(f'{tag} {method.name} seed {seed}: testing ...')
         figures = evaluate(method, record, args, seed, log_file, env)
     except Exception as e:  # reported; the other runs go on
