@@ -10,14 +10,9 @@ small_vgg_data_preprocessor = dict(
     pad_size_divisor=8)
 # crop-pretrained weights (tools/misc/pretrain_backbone.py), the analogue of
 # the ImageNet VGG16 every WSOD/CSOD method starts from; the environment
-# variable CSOD_PRETRAINED overrides the path. Its first two stages (the
-# stride-1 and stride-2 ones) stay as pretrained, weights and norm
-# statistics, as the VGG16 models keep conv1-conv2 (frozen_stages=2, the
-# peers' and the paper's setting); that also spares every training step the
-# backward pass over the full-resolution maps.
+# variable CSOD_PRETRAINED overrides the path
 small_vgg_backbone = dict(
     type='SmallVGG',
-    frozen_stages=2,
     init_cfg=dict(
         type='Pretrained',
         checkpoint='{{$CSOD_PRETRAINED:checkpoints/small_vgg_crops.pth}}',

@@ -9,12 +9,11 @@ model = dict(
     # the same keys as the VGG16 preprocessor: the merge keeps none of its
     # values (pad_size_divisor 8, not 16)
     data_preprocessor={{_base_.small_vgg_data_preprocessor}},
-    # replaced, not merged: WSODVGG16's dilate_conv5 is no SmallVGG argument
-    # (its frozen_stages is, with the same value: ./small_vgg.py)
+    # replaced, not merged: WSODVGG16's dilate_conv5 / frozen_stages are no
+    # SmallVGG arguments
     backbone=dict(
         _delete_=True,
         type={{_base_.small_vgg_backbone.type}},
-        frozen_stages={{_base_.small_vgg_backbone.frozen_stages}},
         init_cfg={{_base_.small_vgg_backbone.init_cfg}}),
     roi_head=dict(
         # RoIAlign's keys are a superset of RoIPool's: the merge gives
