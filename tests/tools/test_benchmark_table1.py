@@ -305,6 +305,10 @@ def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
     assert record['status'] == 'ok' and record['stages'] == stages, record
     # training, then the two tests and the diagnostics in one process
     assert fake.processes == ['tools/train.py', runs.EVAL_RUNNER]
+    # the per-epoch stage figures are not part of the timed training (the
+    # config's second custom hook); the run is diagnosed once, after it
+    stop_hook = 'custom_hooks.1.interval=1000000'
+    assert calls[0][0] == 'tools/train.py' and stop_hook in calls[0]
     assert record['diag_time_min'] == 3.0 / 60
     assert record['checkpoint_sha256'] == 'e3b0c442'  # the empty file's
     assert record['diagnostics'] == osp.join(work_dir, 'diagnostics.json')
@@ -324,6 +328,12 @@ def test_drn_runs_diagnosed_others_not(tmp_path, monkeypatch):
     assert (record['stages'], record['diagnostics']) == (None,
                                                          'not a DRN model')
     assert [c[0] for c in calls] == ['tools/train.py'] + ['tools/test.py'] * 2
+    assert not any(o.startswith('custom_hooks') for o in calls[0])
+    calls.clear()  # --train-diagnostics keeps the hook
+    args.train_diagnostics = True
+    tool.run_one(ours, 3, args, 1, '[1/1]')
+    assert stop_hook not in calls[0]
+    args.train_diagnostics = False
 
     # the tool missing: a note; it runs on reuse once it exists
     monkeypatch.setattr(runs, 'diag_tool_exists', lambda: False)

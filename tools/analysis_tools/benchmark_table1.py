@@ -39,7 +39,10 @@ already there, the data generated: 1.3 min) took 57.2 min at commit 11cff22:
 training 2.7-6.0 min a run (83 min in all), tests and diagnostics about 1.2
 min a run (``--diag-images`` trims the diagnostics, 0 drops them). The
 training loop's own val pass is skipped (``NO_TRAIN_VAL`` in
-table1_runs.py): the val figures are tools/test.py's. The wall time is
+table1_runs.py): the val figures are tools/test.py's; so is the DRN
+configs' per-epoch DRNDiagnosticsHook (``no_epoch_diagnostics``; the run is
+diagnosed once after training, and the hook does not change the training:
+``--train-diagnostics`` keeps it). The wall time is
 printed at the end and stored as ``wall_time_min``.
 
 The data root is generated (tools/dataset_converters/make_synthetic.py, with
@@ -206,6 +209,12 @@ def parse_args(argv=None):
         default=DIAG_IMAGES,
         help=f'training images of the stage diagnostics of a DRN run '
         f'({DIAG_TOOL}); 0 for none')
+    parser.add_argument(
+        '--train-diagnostics',
+        action='store_true',
+        help='keep the DRN configs\' per-epoch stage figures '
+        '(DRNDiagnosticsHook) in the timed training; by default the run is '
+        'diagnosed once, after training (training is the same either way)')
     parser.add_argument(
         '--force',
         action='store_true',

@@ -24,6 +24,9 @@ from table1_figures import (METRICS, PER_CLASS_KEY,  # noqa: F401
                             class_split, figures_of, load_config,
                             per_class_ap, resolved_config, run_figures,
                             sha256_prefix)
+from table1_options import (LOADERS, NO_EPOCH_DIAG_INTERVAL,  # noqa: F401
+                            NO_TRAIN_VAL, base_options, no_epoch_diagnostics,
+                            split_options)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -34,7 +37,6 @@ DIAG_IMAGES = 120
 DIAG_TOOL = 'tools/analysis_tools/diagnose_drn.py'
 # a run's tests and diagnostics go through this one process (imports once)
 EVAL_RUNNER = 'tools/misc/run_in_one_process.py'
-LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def git_commit():
@@ -109,38 +111,6 @@ def run_tool(args, log_file, env):
     return seconds, usage.ru_maxrss / 1024
 
 
-def split_options(split, config):
-    """cfg-options giving every loader's dataset, and the model of
-    ``config`` when it has a ``class_split`` (the DRN's), the class split
-    ``split`` (``classes``, ``base_classes``, ``novel_classes``); none
-    when ``split`` is None."""
-    if not split:
-        return []
-    lists = {k: '[' + ','.join(v) + ']' for k, v in split.items()}
-    opts = [
-        f'{loader}.dataset.metainfo.{k}={v}' for loader in LOADERS
-        for k, v in lists.items()
-    ]
-    cfg = load_config(osp.join(REPO_ROOT, config)) if config else None
-    if cfg is not None and 'class_split' in (cfg.get('model') or {}):
-        opts += [f'model.class_split.{k}={v}' for k, v in lists.items()]
-    return opts
-
-
-def base_options(args, seed, config=None):
-    """cfg-options of every tool call of a run (the user's last): seed, data
-    root, loaders in the process, the data's class split when it is not the
-    configs' (``args.class_split``, :func:`split_options` of ``config``)."""
-    opts = [f'randomness.seed={seed}']
-    for loader in LOADERS:
-        opts += [
-            f'{loader}.dataset.data_root={args.data_root}',
-            f'{loader}.num_workers=0', f'{loader}.persistent_workers=False'
-        ]
-    opts += split_options(getattr(args, 'class_split', None), config)
-    return opts + list(args.cfg_options)
-
-
 def last_checkpoint(work_dir):
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         return f.read().strip()
@@ -153,13 +123,6 @@ def stage_dir(method, work_dir, i):
     return osp.join(work_dir, f'stage{i + 1}')
 
 
-# The val figures are tools/test.py's (the same val images, a process of
-# its own): the training loop's pass over them after the last epoch would
-# only repeat it (the loop validates from epoch val_begin on). Nothing
-# trains after that pass, so the checkpoints are the same without it.
-NO_TRAIN_VAL = 'train_cfg.val_begin=1000000'
-
-
 def train(method, work_dir, args, seed, log_file, env):
     """Train every stage of ``method``; returns (checkpoint, seconds,
     peak MiB) with the time summed and the memory maxed over stages."""
@@ -169,9 +132,11 @@ def train(method, work_dir, args, seed, log_file, env):
         # the backbone starts from CSOD_PRETRAINED (its init_cfg); a later
         # stage starts from the stage before
         prev = [f'load_from={load_from}'] if load_from else []
+        quiet = [] if getattr(args, 'train_diagnostics', False) else \
+            no_epoch_diagnostics(config)
         secs, mib = run_tool([
             'tools/train.py', config, '--work-dir', folder, '--cfg-options',
-            *prev, NO_TRAIN_VAL, *base_options(args, seed, config)
+            *prev, NO_TRAIN_VAL, *quiet, *base_options(args, seed, config)
         ], log_file, env)
         seconds, peak = seconds + secs, max(peak, mib)
         load_from = last_checkpoint(folder)
