@@ -147,6 +147,10 @@ def test_tools_in_one_process_give_what_they_give_alone(
     assert 'pascal_voc/novel_mAP' in alone
     for name in ('first', 'second'):
         assert json.loads((tmp_path / f'{name}.json').read_text()) == alone
+        # each tool's runner its own visualizer: its config dump and
+        # scalars in its own work dir, not in the previous tool's
+        assert glob.glob(str(tmp_path / name / '*' / 'vis_data' /
+                             'config.py')), name
     done = {r['name']: r for r in json.loads(report.read_text())['steps']}
     assert [done[n]['status'] for n in ('first', 'missing', 'second', 'bad',
                                         'after')] == [

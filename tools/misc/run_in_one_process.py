@@ -11,7 +11,9 @@ of every run) pays that once here: the tools are loaded as modules from
 their files and their ``main(argv)`` called in turn, with the argument lists
 they would get on the command line. What each tool computes is the same as
 in a process of its own (they share no state but the imported modules and
-mmengine's named instances, which are named after config and time).
+mmengine's named instances, which are named after config and time; the
+visualizer, which MMDetection's configs name 'visualizer' whatever the
+config, is dropped before each step).
 
 PLAN.json::
 
@@ -91,8 +93,27 @@ def load_tool(path, index):
     return module
 
 
+def forget_visualizers():
+    """Drop mmengine's named visualizer instances (every Visualizer class).
+
+    mmengine keeps one instance per name and process, and MMDetection's
+    configs name theirs 'visualizer': the next tool's Runner would be handed
+    the previous tool's, and write its config dump and scalars into the
+    previous tool's work dir. Each step starts without one.
+    """
+    if 'mmengine.visualization' not in sys.modules:
+        return
+    from mmengine.visualization import Visualizer
+    classes = [Visualizer]
+    while classes:
+        cls = classes.pop()
+        cls._instance_dict.clear()
+        classes.extend(cls.__subclasses__())
+
+
 def run_step(step, index):
     """Run one step; returns (status, seconds, error or None)."""
+    forget_visualizers()
     start = time.perf_counter()
     try:
         load_tool(step['argv'][0], index).main(step['argv'][1:])
