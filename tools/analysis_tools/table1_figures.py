@@ -5,8 +5,8 @@ and the config a tool resolved (its class split). No process is run and
 neither the project nor torch is imported here (mmengine's Config only)."""
 import hashlib
 import json
-import os
 import math
+import os
 import os.path as osp
 import re
 import threading
@@ -110,11 +110,8 @@ def run_figures(work_dir, config):
 
 def file_sha256(path):
     """The sha256 of the file ``path`` (hex)."""
-    digest = hashlib.sha256()
     with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, 'sha256').hexdigest()
 
 
 def sha256_prefix(path):

@@ -236,8 +236,6 @@ def run_steps(steps, work_dir, log_file, env):
             done[step['name']] = record = dict(
                 status='failed', seconds=None,
                 error=f'{step["argv"][0]} {what} ({crash or "no report"})')
-        elif record['status'] == 'failed' and crash and not record['error']:
-            record['error'] = crash
         if record['status'] != 'ok' and not step['optional']:
             raise RunError(record['error'])
     return done

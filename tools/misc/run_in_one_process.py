@@ -168,11 +168,8 @@ def main(argv=None):
     except (OSError, PlanError) as e:
         raise SystemExit(f'error: {e}')
     records = run_plan(steps, args.report)
-    failed = [
-        r['name'] for r, s in zip(records, steps)
-        if r['status'] == 'failed' and not s['optional']
-    ]
-    if failed:
+    if any(r['status'] == 'failed' and not s['optional']
+           for r, s in zip(records, steps)):
         raise SystemExit(1)
     return records
 
