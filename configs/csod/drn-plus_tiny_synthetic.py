@@ -16,7 +16,8 @@
 #   of one, on the same cosine learning rate stretched over four; measured
 #   against three epochs on both scene families, better in every seed
 #   (README); ablations/drn-plus_tiny_synthetic_3e.py and _2e.py are the
-#   shorter schedules;
+#   shorter schedules; a fifth epoch, measured on the yard scenes, showed
+#   no gain (README);
 # - once the pseudo boxes are on, they are also the seeds of the novel
 #   classes in the recognition head's refinement (rec_pseudo_seeds): the
 #   recognition head had boxed the telling part (a tree's crown, a horse's
