@@ -42,8 +42,6 @@ def test_channels_last_gradients_match_the_default_layout():
 def test_loading_a_checkpoint_keeps_the_layout():
     fast, plain = _pair()
     fast.load_state_dict(plain.state_dict())
-    conv = next(m for m in fast.modules() if isinstance(m, torch.nn.Conv2d))
+    conv = fast.stages[0][0].conv
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(conv.weight,
-                               dict(plain.named_parameters())[
-                                   'stages.0.0.conv.weight'])
+    torch.testing.assert_close(conv.weight, plain.stages[0][0].conv.weight)
