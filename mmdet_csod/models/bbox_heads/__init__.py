@@ -1,3 +1,4 @@
 from .mil_bbox_head import MILBBoxHead
+from .objectness_head import ObjectnessHead
 
-__all__ = ['MILBBoxHead']
+__all__ = ['MILBBoxHead', 'ObjectnessHead']

@@ -6,15 +6,16 @@ import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import BaseBoxes, get_box_tensor
+from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ...structures import (complete_class_split, image_label_weights_of,
                            image_labels_of)
+from .drn_objectness import DRNObjectnessMixin
 from .drn_stages import DRNStagesMixin
-from .drn_targets import DRNTargetsMixin
+from .drn_targets import DRNTargetsMixin, with_pseudo_gt
 
 PSEUDO_GT_SOURCES = ('none', 'rec', 'scm')
 REC_CLASSES = ('all', 'novel')
@@ -22,7 +23,8 @@ NOVEL_FROM = ('det', 'rec')
 
 
 @MODELS.register_module()
-class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
+class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
+          TwoStageDetector):
     """Detection-Recognition Network: recognition head -> SCM -> detection.
 
     One backbone; RoI features of the proposals (RoI pooling + two fc
@@ -105,6 +107,13 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             novel-class ones, so both are made by a recognition head
             trained the same way (beyond the paper); False: only the novel
             classes take the SCM's boxes.
+        objectness_head (dict, optional): An :class:`ObjectnessHead` on
+            the shared fc features, trained on the base boxes
+            (``obj_`` losses, weight ``loss_weights['obj']``, default 1);
+            the recognition scores that the SCM, the pseudo boxes and the
+            unlabelled proposals are made from are weighed by its
+            objectness (:meth:`weigh_by_objectness`; beyond the paper).
+            None: the recognition scores alone, as in the paper.
         unlabelled_topk (int, optional): With a value, the ``k`` proposals
             the recognition head scores highest for each novel class present
             in the image are never background for the detection head (see
@@ -135,6 +144,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                  pseudo_off_base_boxes: bool = False,
                  rec_scm_base_seeds: bool = False,
                  scm_gate: Optional[dict] = None,
+                 objectness_head: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -185,12 +195,14 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
                 f'roi_head has {self.roi_head.bbox_head.num_classes} classes, '
                 f'class_split {self.num_classes}')
         self.scm = MODELS.build(scm) if scm is not None else None
+        self.objectness_head = MODELS.build(
+            objectness_head) if objectness_head is not None else None
         self.share_roi_features = share_roi_features
         if share_roi_features:
             self.roi_head.share_features(self.rec_head.extract_roi_features)
         self.pseudo_gt = pseudo_gt
         self.novel_from = novel_from
-        self.loss_weights = dict(rec=1.0, det=10.0, scm=10.0, rpn=1.0)
+        self.loss_weights = dict(rec=1.0, det=10.0, scm=10.0, rpn=1.0, obj=1.0)
         self.loss_weights.update(loss_weights)
         self.pseudo_gt_enabled = pseudo_gt_enabled
         if unlabelled_topk is not None and (
@@ -257,6 +269,12 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             rec = self.rec_head.forward_rois(x, rpn_results_list)
             proposals = [p.detach() for p in rec.proposals]
             rec_scores = [s.detach() for s in rec.scores]
+            obj_logits = self.objectness_logits(rec.feats)
+            if obj_logits is not None:
+                losses.update(_weighted('obj_', self.objectness_loss(
+                    obj_logits, proposals, batch_data_samples, image_labels,
+                    label_weights), w['obj']))
+            rec_scores = self.weigh_by_objectness(rec_scores, obj_logits)
             scm_feats = self.scm_feats(batch_inputs, x)
             box_scores = self.pseudo_box_scores(
                 proposals, rec_scores,
@@ -304,7 +322,7 @@ class DRN(DRNTargetsMixin, DRNStagesMixin, TwoStageDetector):
             return losses
         det_samples = batch_data_samples
         if use_pseudo:
-            det_samples = _with_pseudo_gt(batch_data_samples, pseudo)
+            det_samples = with_pseudo_gt(batch_data_samples, pseudo)
         unlabelled = None
         if rec is not None and self.unlabelled_topk is not None:
             unlabelled = self.unlabelled_proposals(rec_scores, image_labels)
@@ -416,25 +434,4 @@ def _weighted(prefix: str, losses: dict, weight: float) -> dict:
             value = [v * weight for v in value] if isinstance(
                 value, list) else value * weight
         out[prefix + key] = value
-    return out
-
-
-def _with_pseudo_gt(batch_data_samples: SampleList,
-                    pseudo: List[InstanceData]) -> SampleList:
-    """Copies of the samples whose gt_instances also hold the pseudo boxes.
-
-    Pseudo boxes supervise the detection head exactly as ground truth does.
-    """
-    out = []
-    for s, p in zip(batch_data_samples, pseudo):
-        s = s.clone()
-        gt = s.gt_instances
-        boxes = torch.cat([get_box_tensor(gt.bboxes),
-                           p.bboxes.to(get_box_tensor(gt.bboxes))])
-        if isinstance(gt.bboxes, BaseBoxes):
-            boxes = type(gt.bboxes)(boxes)
-        s.gt_instances = InstanceData(
-            bboxes=boxes,
-            labels=torch.cat([gt.labels, p.labels.to(gt.labels)]))
-        out.append(s)
     return out

@@ -88,8 +88,10 @@ class DRNStagesMixin:
             - ``rec``: the recognition head's top-scoring proposal of every
               present class it scores;
             - ``scm`` (None without an SCM): the SCM's box of every present
-              class the recognition head scores, base classes included
-              (where its training targets are), with ``from_fallback`` [K]
+              class the recognition head scores (from its scores weighed
+              by the objectness head's, when there is one), base classes
+              included (where its training targets are), with
+              ``from_fallback`` [K]
               (several rows per class with the SCM's ``max_per_query > 1``,
               the top one first);
             - ``pseudo``: the pseudo boxes the detection head would get
@@ -104,6 +106,10 @@ class DRNStagesMixin:
         x = self.extract_feat(batch_inputs)
         rpn_results_list = self.proposals_for_test(x, batch_data_samples)
         rec = self.rec_head.forward_rois(x, rpn_results_list)
+        # what the SCM and the pseudo boxes are made from (the recognition
+        # scores, weighed by an objectness head's scores when there is one)
+        evidence = self.weigh_by_objectness(
+            rec.scores, self.objectness_logits(rec.feats))
         image_labels = image_labels_of(batch_data_samples).to(
             rec.feats.device)
         img_shapes = [s.metainfo['img_shape'][:2] for s in batch_data_samples]
@@ -130,17 +136,17 @@ class DRNStagesMixin:
         scm_res = maps = None
         scm_feats = self.scm_feats(batch_inputs, x)
         if self.scm is not None and queries:
-            scm_res = self.scm.predict(rec.proposals, rec.scores, q,
+            scm_res = self.scm.predict(rec.proposals, evidence, q,
                                        img_shapes, feats=scm_feats)
             if with_heatmaps:
-                maps, _ = self.scm.heatmaps(rec.proposals, rec.scores, q,
+                maps, _ = self.scm.heatmaps(rec.proposals, evidence, q,
                                             img_shapes)
         pseudo = [InstanceData(bboxes=rec_boxes[:0], labels=labels[:0],
                                scores=rec_sc[:0],
                                from_fallback=labels[:0].bool())
                   for _ in batch_data_samples]
         if self.pseudo_gt != 'none':
-            scores = self.pseudo_box_scores(rec.proposals, rec.scores,
+            scores = self.pseudo_box_scores(rec.proposals, evidence,
                                             batch_data_samples)
             pseudo = self.pseudo_boxes(rec.proposals, scores, image_labels,
                                        img_shapes, feats=scm_feats)

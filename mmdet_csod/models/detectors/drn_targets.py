@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence
 
 import torch
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
+from mmdet.structures.bbox import BaseBoxes, bbox_overlaps, get_box_tensor
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -326,3 +326,24 @@ class DRNTargetsMixin:
             ious[:, q] = bbox_overlaps(pair, t).amax(dim=1)
         m = self.scm_gate['momentum']
         self.scm_gate_iou.mul_(m).add_((1 - m) * ious.mean(dim=1))
+
+
+def with_pseudo_gt(batch_data_samples: SampleList,
+                   pseudo: List[InstanceData]) -> SampleList:
+    """Copies of the samples whose gt_instances also hold the pseudo boxes.
+
+    Pseudo boxes supervise the detection head exactly as ground truth does.
+    """
+    out = []
+    for s, p in zip(batch_data_samples, pseudo):
+        s = s.clone()
+        gt = s.gt_instances
+        boxes = torch.cat([get_box_tensor(gt.bboxes),
+                           p.bboxes.to(get_box_tensor(gt.bboxes))])
+        if isinstance(gt.bboxes, BaseBoxes):
+            boxes = type(gt.bboxes)(boxes)
+        s.gt_instances = InstanceData(
+            bboxes=boxes,
+            labels=torch.cat([gt.labels, p.labels.to(gt.labels)]))
+        out.append(s)
+    return out
