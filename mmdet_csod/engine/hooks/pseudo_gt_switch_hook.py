@@ -20,15 +20,20 @@ class PseudoGTSwitchHook(Hook):
         start_epoch (int, optional): First epoch (0-based) with pseudo boxes.
         start_iter (int, optional): First iteration instead, for
             iteration-based schedules. Exactly one of the two is given.
+        det_start_epoch (int, optional): First epoch whose pseudo boxes are
+            the detection head's own (the DRN's ``det_pseudo_enabled``, read
+            with ``det_pseudo_boxes=True``); None leaves it as it is.
     """
     priority = 'NORMAL'
 
     def __init__(self, start_epoch: Optional[int] = None,
-                 start_iter: Optional[int] = None) -> None:
+                 start_iter: Optional[int] = None,
+                 det_start_epoch: Optional[int] = None) -> None:
         if (start_epoch is None) == (start_iter is None):
             raise ValueError('give exactly one of start_epoch, start_iter')
         self.start_epoch = start_epoch
         self.start_iter = start_iter
+        self.det_start_epoch = det_start_epoch
 
     @staticmethod
     def _model(runner):
@@ -50,6 +55,17 @@ class PseudoGTSwitchHook(Hook):
     def before_train_epoch(self, runner) -> None:
         if self.start_epoch is not None:
             self._set(runner, runner.epoch >= self.start_epoch)
+        if self.det_start_epoch is not None:
+            model = self._model(runner)
+            if not hasattr(model, 'det_pseudo_enabled'):
+                raise TypeError(f'{type(model).__name__} has no '
+                                'det_pseudo_enabled switch (use a DRN)')
+            enabled = runner.epoch >= self.det_start_epoch
+            if model.det_pseudo_enabled != enabled:
+                runner.logger.info(
+                    'the detection head\'s own boxes as pseudo boxes: '
+                    f'{"on" if enabled else "off"} at epoch {runner.epoch}')
+            model.det_pseudo_enabled = enabled
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:

@@ -114,6 +114,12 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
             unlabelled proposals are made from are weighed by its
             objectness (:meth:`weigh_by_objectness`; beyond the paper).
             None: the recognition scores alone, as in the paper.
+        det_pseudo_boxes (bool): While ``det_pseudo_enabled`` (switched
+            by ``PseudoGTSwitchHook``'s ``det_start_epoch``; True when
+            built), the novel classes' pseudo boxes are the
+            detection head's own detections
+            (:meth:`detection_pseudo_boxes`, self-training; beyond the
+            paper); False: the SCM's (or the top proposals).
         unlabelled_topk (int, optional): With a value, the ``k`` proposals
             the recognition head scores highest for each novel class present
             in the image are never background for the detection head (see
@@ -145,6 +151,7 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
                  rec_scm_base_seeds: bool = False,
                  scm_gate: Optional[dict] = None,
                  objectness_head: Optional[dict] = None,
+                 det_pseudo_boxes: bool = False,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -205,6 +212,8 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
         self.loss_weights = dict(rec=1.0, det=10.0, scm=10.0, rpn=1.0, obj=1.0)
         self.loss_weights.update(loss_weights)
         self.pseudo_gt_enabled = pseudo_gt_enabled
+        self.det_pseudo_boxes = det_pseudo_boxes
+        self.det_pseudo_enabled = True
         if unlabelled_topk is not None and (
                 isinstance(unlabelled_topk, bool)
                 or not isinstance(unlabelled_topk, int)
@@ -282,6 +291,11 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
             pseudo = self.pseudo_boxes(
                 proposals, box_scores, image_labels, img_shapes,
                 feats=scm_feats) if use_pseudo else None
+            if pseudo is not None and self.det_pseudo_boxes \
+                    and self.det_pseudo_enabled:
+                pseudo = self.detection_pseudo_boxes(
+                    rec.feats, proposals, image_labels,
+                    [s.metainfo for s in batch_data_samples], pseudo)
             seeds = self.rec_gt_instances(batch_data_samples) \
                 if self.rec_box_seeds else None
             if self.rec_pseudo_seeds and pseudo is not None:
@@ -364,21 +378,6 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
                       for k, v in rpn_losses.items()}
         losses.update(_weighted('rpn_', rpn_losses, self.loss_weights['rpn']))
         return results
-
-    def _check_no_novel_boxes(self, batch_data_samples: SampleList) -> None:
-        novel = torch.tensor(self.novel_labels, dtype=torch.long)
-        for s in batch_data_samples:
-            for field in ('gt_instances', 'ignored_instances'):
-                inst = s.get(field)
-                if inst is None or 'labels' not in inst:
-                    continue
-                labels = inst.labels.cpu()
-                if torch.isin(labels, novel).any():
-                    raise ValueError(
-                        f'{s.metainfo.get("img_path")}: {field} holds a '
-                        'novel-class box; cross-supervised training reads '
-                        "novel classes as image labels only (dataset "
-                        "supervision='cross')")
 
     # ----------------------------------------------------------- inference
     def predict(self,

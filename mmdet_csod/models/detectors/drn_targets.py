@@ -6,7 +6,8 @@ from typing import List, Optional, Sequence
 
 import torch
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import BaseBoxes, bbox_overlaps, get_box_tensor
+from mmdet.structures.bbox import (BaseBoxes, bbox2roi, bbox_overlaps,
+                                   get_box_tensor)
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -34,6 +35,21 @@ class DRNTargetsMixin:
         device = self.data_preprocessor.device
         return torch.tensor(queries, dtype=torch.long,
                             device=device).reshape(-1, 2), targets
+
+    def _check_no_novel_boxes(self, batch_data_samples: SampleList) -> None:
+        novel = torch.tensor(self.novel_labels, dtype=torch.long)
+        for s in batch_data_samples:
+            for field in ('gt_instances', 'ignored_instances'):
+                inst = s.get(field)
+                if inst is None or 'labels' not in inst:
+                    continue
+                labels = inst.labels.cpu()
+                if torch.isin(labels, novel).any():
+                    raise ValueError(
+                        f'{s.metainfo.get("img_path")}: {field} holds a '
+                        'novel-class box; cross-supervised training reads '
+                        "novel classes as image labels only (dataset "
+                        "supervision='cross')")
 
     def rec_columns(self) -> Tensor:
         """[C] the recognition column of each global label, -1 for the
@@ -261,6 +277,70 @@ class DRNTargetsMixin:
                                     labels=labels[sel],
                                     scores=scores[sel].detach(),
                                     from_fallback=fallback[sel]))
+        return out
+
+    @torch.no_grad()
+    def detection_pseudo_boxes(self, feats: Tensor, proposals: List[Tensor],
+                               image_labels: Tensor, batch_img_metas: List,
+                               fallback: List[InstanceData]
+                               ) -> List[InstanceData]:
+        """The detection head's own boxes as the novel classes' pseudo
+        boxes (``det_pseudo_boxes``, self-training).
+
+        The detection head's predictions on the proposals (decoded and
+        NMSed by its bbox head with ``test_cfg.rcnn``, in the input's
+        pixels); for every novel class present in an image, its top box
+        and the further ones that score at least the SCM's
+        ``min_score_ratio`` of it, at most the SCM's ``max_per_query``
+        (1 without an SCM). A class the head does not detect keeps its
+        rows of ``fallback`` (:meth:`pseudo_boxes`).
+
+        Args:
+            feats (Tensor): [sum R_i, D] shared fc features of the
+                proposals (the recognition head's).
+            proposals (list[Tensor]): Per image [R_i, 4].
+            image_labels (Tensor): [B, C] over all classes.
+            batch_img_metas (list[dict]): Per image metas.
+            fallback (list[InstanceData]): Per image the pseudo boxes of
+                :meth:`pseudo_boxes`.
+
+        Returns:
+            list[InstanceData]: as :meth:`pseudo_boxes`'s (``from_fallback``
+            True only on the fallback's own fallback rows).
+        """
+        head = self.roi_head.bbox_head
+        cls_score, bbox_pred = head(feats.detach())
+        counts = [len(p) for p in proposals]
+        dets = head.predict_by_feat(
+            rois=tuple(bbox2roi(proposals).split(counts)),
+            cls_scores=tuple(cls_score.split(counts)),
+            bbox_preds=tuple(bbox_pred.split(counts)),
+            batch_img_metas=batch_img_metas,
+            rcnn_test_cfg=self.test_cfg.rcnn,
+            rescale=False)
+        k = self.scm.max_per_query if self.scm is not None else 1
+        ratio = self.scm.min_score_ratio if self.scm is not None else 1.
+        out = []
+        for i, (det, old) in enumerate(zip(dets, fallback)):
+            rows = []
+            for g in self.novel_labels:
+                if image_labels[i, g] <= 0:
+                    continue
+                mine = det[det.labels == g]
+                if not len(mine):
+                    rows.append(old[old.labels == g])
+                    continue
+                # the head's NMS output is sorted by score
+                mine = mine[:k]
+                mine = mine[mine.scores >= ratio * mine.scores[0]]
+                rows.append(
+                    InstanceData(
+                        bboxes=mine.bboxes.detach(),
+                        labels=mine.labels,
+                        scores=mine.scores.detach(),
+                        from_fallback=torch.zeros_like(
+                            mine.labels, dtype=torch.bool)))
+            out.append(InstanceData.cat(rows) if rows else old)
         return out
 
     def refinement_pseudo_boxes(self, pseudo: List[InstanceData],
