@@ -386,3 +386,22 @@ def test_longest_jobs_submitted_first(tmp_path, monkeypatch):
     submitted.clear()
     tool.run_all(args, methods, prior)
     assert [s[:2] for s in submitted] == [plan[i] for i in (2, 3, 0, 1, 5, 4)]
+
+
+def test_first_seed_shifts_every_methods_seeds(tmp_path, monkeypatch):
+    """More seeds of an experiment: ``--first-seed 3 --seeds 2`` runs seeds
+    3 and 4 of the methods with a spread and seed 3 of the others."""
+    tool = table1_tool()
+    monkeypatch.setattr(
+        tool.table1_runs, 'run_one', lambda method, seed, args, threads,
+        tag: dict(method=method.name, seed=seed, status='ok'))
+    methods = [method_of(tool, n) for n in ('oicr', 'full')]
+    args = tool.parse_args(['--out-dir', str(tmp_path), '--jobs', '1',
+                            '--seeds', '2', '--first-seed', '3'])
+    records = tool.run_all(args, methods)
+    assert [(r['method'], r['seed']) for r in records] == [('oicr', 3),
+                                                           ('oicr', 4),
+                                                           ('full', 3)]
+    assert tool.parse_args(['--out-dir', str(tmp_path)]).first_seed == 0
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--first-seed', '-1'])

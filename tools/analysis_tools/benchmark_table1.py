@@ -6,6 +6,7 @@
         [--num-train 480] [--num-val 200] [--data-seed 1]
         [--pretrained checkpoints/small_vgg_crops.pth]
         [--jobs 2] [--methods wsddn oicr ... ours ours-plus full] [--seeds 3]
+        [--first-seed 0]
         [--out-dir work_dirs/benchmarks/table1] [--publish-dir benchmarks]
         [--diag-images 120] [--force] [--cfg-options KEY=VALUE ...]
 
@@ -197,6 +198,12 @@ def parse_args(argv=None):
         default=NUM_SEEDS,
         help=f'seeds of the methods with a spread ({multi}); one seed for '
         'the others')
+    parser.add_argument(
+        '--first-seed',
+        type=int,
+        default=0,
+        help='the seeds are FIRST_SEED, FIRST_SEED + 1, ...: more seeds of '
+        'an experiment in the same --out-dir, its earlier runs reused')
     parser.add_argument('--out-dir', default='work_dirs/benchmarks/table1')
     parser.add_argument(
         '--publish-dir',
@@ -235,8 +242,10 @@ def parse_args(argv=None):
     if args.data_root is None:
         args.data_root = (DATA_ROOT_YARD if args.family == 'yard' else
                           DATA_ROOT if args.cart_loads else DATA_ROOT_V1)
-    if args.jobs < 1 or args.seeds < 1 or args.diag_images < 0:
-        parser.error('--jobs and --seeds must be >= 1, --diag-images >= 0')
+    if (args.jobs < 1 or args.seeds < 1 or args.diag_images < 0
+            or args.first_seed < 0):
+        parser.error('--jobs and --seeds must be >= 1, --diag-images and '
+                     '--first-seed >= 0')
     return args
 
 

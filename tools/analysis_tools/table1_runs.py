@@ -389,8 +389,9 @@ def run_all(args, methods, prior=None):
     """Every (method, seed) through a pool of ``args.jobs`` workers,
     submitted longest first (``job_cost``) so the workers finish together;
     the records in ``methods`` order."""
+    first = args.first_seed
     plan = [(m, s) for m in methods
-            for s in range(args.seeds if m.multi_seed else 1)]
+            for s in range(first, first + (args.seeds if m.multi_seed else 1))]
     order = sorted(
         range(len(plan)),
         key=lambda i: -job_cost(*plan[i], args, prior or {}))
