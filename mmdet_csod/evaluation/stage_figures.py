@@ -13,7 +13,10 @@ from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 STAGES = ('rec', 'scm', 'pseudo', 'det')
 GROUPS = ('base', 'novel')
 CONFIGS = ('all', 'touching', 'free')
-_COMMON = ('corloc', 'mean_iou', 'count', 'area_ratio')
+# where a missed top box landed (percent of pairs; with corloc they and the
+# pairs without a box make 100): see StageDiagnostics
+LANDINGS = ('part', 'too_large', 'on_other', 'elsewhere')
+_COMMON = ('corloc', 'mean_iou', 'count', 'area_ratio') + LANDINGS
 FIGURES = dict(
     rec=_COMMON,
     scm=_COMMON + ('fallback', ),
@@ -41,6 +44,33 @@ def _area_ratio(boxes: np.ndarray, gt_boxes: np.ndarray,
     obj = gt_boxes[np.where(same, iof, -1.).argmax(axis=1)]
     area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
     return area / np.prod(obj[:, 2:] - obj[:, :2], axis=1)
+
+
+def _landing(boxes: np.ndarray, gt_boxes: np.ndarray, same: np.ndarray,
+             hit: np.ndarray, iof_thr: float = 0.8) -> np.ndarray:
+    """Where each top box landed, as an index into :data:`LANDINGS`
+    (-1: a hit). [N, 4] boxes, [G, 4] objects, ``same`` [N, G] bool (the
+    box's class), ``hit`` [N] bool -> [N] int.
+
+    ``on_other``: its IoU with an object of another class beats its IoU
+    with every object of its own (it boxes, or mostly covers, the neighbour
+    or the carrier); else ``part``: at least ``iof_thr`` of the box inside
+    an object of its class; else ``too_large``: an object of its class at
+    least ``iof_thr`` inside the box; else ``elsewhere``."""
+    out = np.full(len(boxes), -1)
+    if not len(boxes):
+        return out
+    b, g = torch.from_numpy(boxes), torch.from_numpy(gt_boxes)
+    iou = bbox_overlaps(b, g).numpy().reshape(len(boxes), -1)
+    in_obj = bbox_overlaps(b, g, mode='iof').numpy().reshape(len(boxes), -1)
+    obj_in = bbox_overlaps(g, b, mode='iof').numpy().reshape(-1,
+                                                              len(boxes)).T
+    own = np.where(same, iou, 0.).max(axis=1, initial=0.)
+    other = np.where(~same, iou, 0.).max(axis=1, initial=0.)
+    part = np.where(same, in_obj, 0.).max(axis=1, initial=0.) >= iof_thr
+    large = np.where(same, obj_in, 0.).max(axis=1, initial=0.) >= iof_thr
+    kind = np.select([other > own, part, large], [2, 0, 1], default=3)
+    return np.where(hit, -1, kind)
 
 
 def touching_boxes(bboxes, gap: float = 1.0) -> np.ndarray:
@@ -81,7 +111,12 @@ class StageDiagnostics:
     (pairs), ``area_ratio`` (median over the pairs with a top box of its
     area over its object's, the box of the class it intersects most: above
     1 the stage boxes more than the object, below 1 a part of it; None
-    when no pair of the set has a box); ``scm``/``pseudo`` also
+    when no pair of the set has a box); where a missed top box landed
+    (percent of pairs; ``corloc``, these four and the pairs without a box
+    make 100): ``on_other`` (its IoU with an object of another class beats
+    its IoU with its own: the neighbour, the carrier), else ``part`` (80 %
+    of it inside an object of its class), else ``too_large`` (an object of
+    its class 80 % inside it), else ``elsewhere``; ``scm``/``pseudo`` also
     ``fallback`` (percent of pairs whose top box is ``from_fallback``);
     ``pseudo`` also ``boxes_per_pair`` (mean boxes of the class per pair);
     ``det`` also ``ap50``: VOC-style AP at IoU ``iou_thr`` (mmdet's
@@ -122,7 +157,7 @@ class StageDiagnostics:
         self.reset()
 
     def reset(self) -> None:
-        self._pairs = {s: [] for s in STAGES}  # arrays [P, 7] per image
+        self._pairs = {s: [] for s in STAGES}  # arrays [P, 8] per image
         self._seen = set()
         self._det_results, self._annotations = [], {c: [] for c in CONFIGS}
         self.num_images = 0
@@ -162,9 +197,10 @@ class StageDiagnostics:
 
     def _measure(self, stage, out, present, is_novel, pair_touch, gt_boxes,
                  gt_labels) -> np.ndarray:
-        """[P, 7]: is_novel, touching, iou, fallback, boxes of the class,
-        label, area ratio (NaN without a box) of the pairs measured (a hit
-        is iou >= thr)."""
+        """[P, 8]: is_novel, touching, iou, fallback, boxes of the class,
+        label, area ratio (NaN without a box), landing (index into
+        LANDINGS, -1 a hit, -2 no box) of the pairs measured (a hit is iou
+        >= thr)."""
         boxes = _np(out.bboxes, np.float32).reshape(-1, 4)
         labels = _np(out.labels, np.int64).reshape(-1)
         scores = _np(out.scores, np.float64).reshape(-1) if 'scores' in out \
@@ -203,8 +239,12 @@ class StageDiagnostics:
         nbox = (labels[None, :] == present[:, None]).sum(axis=1)
         ratio = np.full(len(present), np.nan)
         ratio[has] = _area_ratio(boxes[chosen], gt_boxes, same)
-        return np.stack([is_novel, pair_touch, iou, fb, nbox, present, ratio],
-                        axis=1).astype(np.float64).reshape(-1, 7)
+        land = np.full(len(present), -2)
+        land[has] = _landing(boxes[chosen], gt_boxes, same,
+                             iou[has] >= self.iou_thr)
+        return np.stack(
+            [is_novel, pair_touch, iou, fb, nbox, present, ratio, land],
+            axis=1).astype(np.float64).reshape(-1, 8)
 
     def _add_det(self, det, gt_boxes, gt_labels, valid, ignore, known,
                  present, pair_touch) -> None:
@@ -235,7 +275,7 @@ class StageDiagnostics:
         for stage in STAGES:
             if stage not in self._seen:
                 continue
-            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 7))])
+            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 8))])
             results[stage] = {}
             for gi, group in enumerate(GROUPS):
                 results[stage][group] = {}
@@ -264,7 +304,7 @@ class StageDiagnostics:
         for stage in STAGES:
             if stage not in self._seen:
                 continue
-            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 7))])
+            rows = np.concatenate(self._pairs[stage] or [np.zeros((0, 8))])
             labels = np.unique(rows[:, 5]).astype(int)
             results[stage] = {
                 int(c): self._figures(stage, rows[rows[:, 5] == c])
@@ -287,6 +327,8 @@ class StageDiagnostics:
             count=int(n))
         ratios = rows[:, 6][np.isfinite(rows[:, 6])]
         out['area_ratio'] = float(np.median(ratios)) if len(ratios) else None
+        for k, name in enumerate(LANDINGS):
+            out[name] = pct(rows[:, 7] == k)
         if stage in ('scm', 'pseudo'):
             out['fallback'] = pct(rows[:, 3])
         if stage == 'pseudo':
@@ -337,8 +379,8 @@ def _cell(figure: str, value) -> str:
 def format_table(results: dict) -> str:
     """A table, one row per stage x group x config."""
     from terminaltables import AsciiTable
-    figs = ['count', 'corloc', 'mean_iou', 'area_ratio', 'fallback',
-            'boxes_per_pair', 'ap50']
+    figs = ['count', 'corloc', 'mean_iou', 'area_ratio', *LANDINGS,
+            'fallback', 'boxes_per_pair', 'ap50']
     rows = [['stage', 'group', 'config', *figs]]
     for stage, groups in results.items():
         for group, configs in groups.items():

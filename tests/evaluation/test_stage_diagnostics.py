@@ -38,6 +38,14 @@ def _empty():
     return _inst([], [])
 
 
+def _core(figures):
+    """The figures every stage has, without where missed boxes landed."""
+    return {
+        k: figures[k]
+        for k in ('corloc', 'mean_iou', 'count', 'area_ratio')
+    }
+
+
 def test_touching_boxes_gap_of_one_pixel():
     boxes = [
         [0, 0, 10, 10],
@@ -64,15 +72,18 @@ def test_top_box_hits_and_misses():
     diag.add(dict(rec=rec, scm=None, pseudo=_empty(), det=_empty()), gt)
     res = diag.compute()
     assert 'scm' not in res  # no SCM: no scm figures
-    assert res['rec']['base']['all'] == dict(corloc=100., mean_iou=100.,
-                                             count=1, area_ratio=1.)
+    assert res['rec']['base']['all'] == dict(
+        corloc=100., mean_iou=100., count=1, area_ratio=1., part=0.,
+        too_large=0., on_other=0., elsewhere=0.)
     # a quarter of its object
-    assert res['rec']['novel']['all'] == dict(corloc=0., mean_iou=25.,
-                                              count=1, area_ratio=.25)
+    assert res['rec']['novel']['all'] == dict(
+        corloc=0., mean_iou=25., count=1, area_ratio=.25, part=100.,
+        too_large=0., on_other=0., elsewhere=0.)
     # both objects stand free
     assert res['rec']['novel']['free']['count'] == 1
     assert res['rec']['novel']['touching'] == dict(
-        corloc=None, mean_iou=None, count=0, area_ratio=None)
+        corloc=None, mean_iou=None, count=0, area_ratio=None, part=None,
+        too_large=None, on_other=None, elsewhere=None)
     # the detection head boxed nothing: a miss on every pair, AP 0
     assert res['det']['base']['all']['corloc'] == 0.
     assert res['det']['novel']['all']['ap50'] == 0.
@@ -102,13 +113,15 @@ def test_touching_and_free_pairs_are_split():
                  [80, 0, 90, 10]], [0, 2, 3, 1])
     diag.add(dict(rec=rec, det=_empty()), gt)
     res = diag.compute()['rec']
-    assert res['novel']['touching'] == dict(corloc=100., mean_iou=100.,
-                                            count=1, area_ratio=1.)
+    assert _core(res['novel']['touching']) == dict(
+        corloc=100., mean_iou=100., count=1, area_ratio=1.)
     # a box off its object: the ratio to the class's first box
-    assert res['novel']['free'] == dict(corloc=0., mean_iou=0., count=1,
-                                        area_ratio=.25)
-    assert res['novel']['all'] == dict(corloc=50., mean_iou=50., count=2,
-                                       area_ratio=.625)
+    assert _core(res['novel']['free']) == dict(corloc=0., mean_iou=0.,
+                                               count=1, area_ratio=.25)
+    # ... on the class-0 object
+    assert res['novel']['free']['on_other'] == 100.
+    assert _core(res['novel']['all']) == dict(
+        corloc=50., mean_iou=50., count=2, area_ratio=.625)
     assert res['base']['touching']['count'] == 1
     assert res['base']['free']['count'] == 1
 
@@ -120,9 +133,9 @@ def test_two_objects_of_one_class_touching_each_other():
                   det=_empty()), gt)
     res = diag.compute()['rec']['novel']
     # the box over both objects: IoU 0.5 with each
-    assert res['touching'] == dict(corloc=100., mean_iou=50., count=1,
+    assert _core(res['touching']) == dict(corloc=100., mean_iou=50., count=1,
                                    area_ratio=2.)
-    assert res['free'] == dict(corloc=100., mean_iou=100., count=1,
+    assert _core(res['free']) == dict(corloc=100., mean_iou=100., count=1,
                                area_ratio=1.)
 
 
@@ -169,7 +182,7 @@ def test_stage_classes_count_missing_boxes_as_misses():
     # rec: base classes are not its classes here, class 3 is missing
     assert res['rec']['base']['all']['count'] == 0
     # the missing box has no ratio
-    assert res['rec']['novel']['all'] == dict(corloc=50., mean_iou=50.,
+    assert _core(res['rec']['novel']['all']) == dict(corloc=50., mean_iou=50.,
                                               count=2, area_ratio=1.)
     assert res['pseudo']['novel']['all']['corloc'] == 50.
     assert res['pseudo']['novel']['all']['boxes_per_pair'] == 1.
@@ -248,9 +261,9 @@ def test_per_class_figures():
         dict(rec=_inst([[5, 5, 25, 25]], [2]), det=_inst([], [])),
         _gt([[5, 5, 25, 25]], [2]))
     per = diag.compute_per_class()
-    assert per['rec'][0] == dict(corloc=100., mean_iou=100., count=1,
+    assert _core(per['rec'][0]) == dict(corloc=100., mean_iou=100., count=1,
                                  area_ratio=1.)
-    assert per['rec'][2] == dict(corloc=50., mean_iou=62.5, count=2,
+    assert _core(per['rec'][2]) == dict(corloc=50., mean_iou=62.5, count=2,
                                  area_ratio=.625)
     assert 3 not in per['rec']  # no pair of class 3
     # det: class 2 hit once (image 1), missed on image 2; AP of the class
@@ -259,3 +272,34 @@ def test_per_class_figures():
     assert per['det'][0]['ap50'] == pytest.approx(100.)
     # the grouped figures are unchanged by the per-class bookkeeping
     assert diag.compute()['rec']['novel']['all']['corloc'] == 50.
+
+
+def test_where_missed_boxes_landed():
+    """A missed top box is a part of its object, too large around it, on
+    another object (the carrier beside it) or elsewhere; a pair without a
+    box is none of them."""
+    gt = _gt([[0, 0, 40, 40], [40, 0, 100, 40], [0, 60, 20, 80],
+              [60, 60, 80, 80], [200, 200, 220, 220]], [2, 0, 3, 1, 2])
+    diag = StageDiagnostics(BASE, NOVEL, stage_classes=dict(rec=BASE + NOVEL))
+    # class 2 (two objects): a quarter of the first object; class 3: three
+    # times its object around it; class 1: its object; class 0: nothing
+    rec = _inst([[0, 0, 20, 20], [0, 55, 30, 85], [60, 60, 80, 80]],
+                [2, 3, 1])
+    diag.add(dict(rec=rec), gt)
+    res = diag.compute()['rec']
+    novel, base = res['novel']['all'], res['base']['all']
+    assert novel['corloc'] == 0.
+    assert (novel['part'], novel['too_large'], novel['on_other'],
+            novel['elsewhere']) == (50., 50., 0., 0.)
+    assert base['corloc'] == 50. and all(
+        base[k] == 0. for k in ('part', 'too_large', 'on_other',
+                                'elsewhere'))  # class 0 has no box
+    # on the neighbour: the box of class 2 mostly on the base object beside
+    # it; elsewhere: away from every object
+    diag = StageDiagnostics(BASE, NOVEL)
+    diag.add(dict(rec=_inst([[30, 0, 100, 40], [120, 120, 130, 130]],
+                            [2, 3])), gt)
+    novel = diag.compute()['rec']['novel']['all']
+    assert (novel['part'], novel['too_large'], novel['on_other'],
+            novel['elsewhere']) == (0., 0., 50., 50.)
+    assert 'part' in format_table(diag.compute())
