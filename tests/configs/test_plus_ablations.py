@@ -33,16 +33,20 @@ def test_ours_plus_switches():
     cfg = Config.fromfile(osp.join(CSOD, 'drn-plus_tiny_synthetic.py'))
     assert cfg.model.rec_pseudo_seeds is True
     assert cfg.model.pseudo_off_base_boxes is True
+    assert cfg.model.rec_scm_base_seeds is True
     assert cfg.model.scm.max_per_query == 3
     assert cfg.model.scm.detector.norm_cfg == dict(type='GN', num_groups=8)
     assert cfg.train_cfg.max_epochs == 4
     paper = Config.fromfile(osp.join(CSOD, 'drn_tiny_synthetic.py'))
     assert paper.model.get('rec_pseudo_seeds', False) is False
     assert paper.model.get('pseudo_off_base_boxes', False) is False
+    assert paper.model.get('rec_scm_base_seeds', False) is False
 
 
 @pytest.mark.parametrize('name,keys', [
-    ('no-pseudo-seeds', {'model.rec_pseudo_seeds'}),
+    ('no-pseudo-seeds', {'model.rec_pseudo_seeds',
+                         'model.rec_scm_base_seeds'}),
+    ('no-scm-base-seeds', {'model.rec_scm_base_seeds'}),
     ('no-off-base', {'model.pseudo_off_base_boxes'}),
     ('no-gn', {'model.scm.detector.norm_cfg',
                'model.scm.detector.norm_cfg.type',
@@ -51,6 +55,9 @@ def test_ours_plus_switches():
                  'model.scm.detector.test_cfg.max_per_img'}),
     ('scm-image', {'model.scm.inputs', 'model.scm.inputs.type',
                    'model.scm.inputs.modes'}),
+    ('objectness', {'model.objectness_head', 'model.objectness_head.type',
+                    'model.objectness_head.in_channels'}),
+    ('det-pseudo', {'model.det_pseudo_boxes', 'custom_hooks'}),
 ])
 def test_ablation_changes_only_its_switch(name, keys):
     diff = _diff(name)

@@ -85,8 +85,7 @@ def test_base_classes_seeded_by_the_scm_not_by_their_boxes(
 
 def test_without_the_switch_base_classes_seed_themselves(
         synthetic_root, monkeypatch):
-    model, batch = _model_and_batch(synthetic_root)
-    assert model.rec_scm_base_seeds is False
+    model, batch = _model_and_batch(synthetic_root, rec_scm_base_seeds=False)
     seen = _record(model, monkeypatch)
     model.train()
     model.pseudo_gt_enabled = True

@@ -24,6 +24,8 @@ def _model_and_batch(root, inputs, split='train_dataloader'):
     cfg = Config.fromfile(PLUS)
     use_data_root(cfg, root)
     cfg.model.scm.inputs = inputs
+    # the novel classes' seeds only (the SCM's calls counted below)
+    cfg.model.rec_scm_base_seeds = False
     ds = DATASETS.build(cfg[split].dataset)
     set_random_seed(0)
     model = MODELS.build(cfg.model)

@@ -23,6 +23,9 @@ def _model_and_batch(root, **gate):
     use_data_root(cfg, root)
     # momentum 0.99: one batch cannot move a preset gate across
     cfg.model.scm_gate = dict(momentum=0.99, **gate)
+    # the gate on the novel classes' seeds only (measured without the base
+    # classes' SCM seeds)
+    cfg.model.rec_scm_base_seeds = False
     # the untrained SCM's boxes, not its fallback (the top proposals)
     cfg.model.scm.detector.test_cfg.score_thr = 0.
     ds = DATASETS.build(cfg.train_dataloader.dataset)
