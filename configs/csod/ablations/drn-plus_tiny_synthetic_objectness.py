@@ -5,9 +5,10 @@
 # objects), and the recognition scores that the SCM and the pseudo boxes
 # are made from weighed by it, base and novel queries alike (the knowledge
 # transfer of Uijlings et al. 2018 / Zhong et al. 2020). On the yard scenes
-# (2 seeds, README "This round on the yard scenes") novel mAP50 fell to
-# 6.8 / 4.0 (Ours+ 18.8 / 22.5 on the same seeds): learnt from five base
-# classes, the objectness is high on base objects and low on the novel
-# ones, and the weighed scores moved the novel boxes onto base objects.
+# (2 seeds; README "Where the yard boxes land") novel mAP50 fell to
+# 6.8 / 4.0 (Ours+ of 2fd8dd6: 18.8 / 26.4 on the same seeds): learnt from
+# five base classes, the objectness is high on base objects and low on the
+# novel ones, and the weighed scores moved the novel boxes onto base
+# objects.
 _base_ = '../drn-plus_tiny_synthetic.py'
 model = dict(objectness_head=dict(type='ObjectnessHead', in_channels=512))
