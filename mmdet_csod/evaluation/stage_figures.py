@@ -63,8 +63,8 @@ def _landing(boxes: np.ndarray, gt_boxes: np.ndarray, same: np.ndarray,
     b, g = torch.from_numpy(boxes), torch.from_numpy(gt_boxes)
     iou = bbox_overlaps(b, g).numpy().reshape(len(boxes), -1)
     in_obj = bbox_overlaps(b, g, mode='iof').numpy().reshape(len(boxes), -1)
-    obj_in = bbox_overlaps(g, b, mode='iof').numpy().reshape(-1,
-                                                              len(boxes)).T
+    obj_in = bbox_overlaps(g, b, mode='iof').numpy().reshape(
+        -1, len(boxes)).T
     own = np.where(same, iou, 0.).max(axis=1, initial=0.)
     other = np.where(~same, iou, 0.).max(axis=1, initial=0.)
     part = np.where(same, in_obj, 0.).max(axis=1, initial=0.) >= iof_thr

@@ -116,8 +116,8 @@ def test_touching_and_free_pairs_are_split():
     assert _core(res['novel']['touching']) == dict(
         corloc=100., mean_iou=100., count=1, area_ratio=1.)
     # a box off its object: the ratio to the class's first box
-    assert _core(res['novel']['free']) == dict(corloc=0., mean_iou=0.,
-                                               count=1, area_ratio=.25)
+    assert _core(res['novel']['free']) == dict(
+        corloc=0., mean_iou=0., count=1, area_ratio=.25)
     # ... on the class-0 object
     assert res['novel']['free']['on_other'] == 100.
     assert _core(res['novel']['all']) == dict(
@@ -133,10 +133,10 @@ def test_two_objects_of_one_class_touching_each_other():
                   det=_empty()), gt)
     res = diag.compute()['rec']['novel']
     # the box over both objects: IoU 0.5 with each
-    assert _core(res['touching']) == dict(corloc=100., mean_iou=50., count=1,
-                                   area_ratio=2.)
-    assert _core(res['free']) == dict(corloc=100., mean_iou=100., count=1,
-                               area_ratio=1.)
+    assert _core(res['touching']) == dict(
+        corloc=100., mean_iou=50., count=1, area_ratio=2.)
+    assert _core(res['free']) == dict(
+        corloc=100., mean_iou=100., count=1, area_ratio=1.)
 
 
 def test_area_ratio_against_the_object_of_the_class_it_covers_most():
@@ -182,8 +182,8 @@ def test_stage_classes_count_missing_boxes_as_misses():
     # rec: base classes are not its classes here, class 3 is missing
     assert res['rec']['base']['all']['count'] == 0
     # the missing box has no ratio
-    assert _core(res['rec']['novel']['all']) == dict(corloc=50., mean_iou=50.,
-                                              count=2, area_ratio=1.)
+    assert _core(res['rec']['novel']['all']) == dict(
+        corloc=50., mean_iou=50., count=2, area_ratio=1.)
     assert res['pseudo']['novel']['all']['corloc'] == 50.
     assert res['pseudo']['novel']['all']['boxes_per_pair'] == 1.
     assert res['pseudo']['base']['all']['boxes_per_pair'] is None
@@ -261,10 +261,10 @@ def test_per_class_figures():
         dict(rec=_inst([[5, 5, 25, 25]], [2]), det=_inst([], [])),
         _gt([[5, 5, 25, 25]], [2]))
     per = diag.compute_per_class()
-    assert _core(per['rec'][0]) == dict(corloc=100., mean_iou=100., count=1,
-                                 area_ratio=1.)
-    assert _core(per['rec'][2]) == dict(corloc=50., mean_iou=62.5, count=2,
-                                 area_ratio=.625)
+    assert _core(per['rec'][0]) == dict(
+        corloc=100., mean_iou=100., count=1, area_ratio=1.)
+    assert _core(per['rec'][2]) == dict(
+        corloc=50., mean_iou=62.5, count=2, area_ratio=.625)
     assert 3 not in per['rec']  # no pair of class 3
     # det: class 2 hit once (image 1), missed on image 2; AP of the class
     assert per['det'][2]['corloc'] == 50.

@@ -71,7 +71,7 @@ def test_pseudo_boxes_are_the_detection_heads_own(synthetic_root):
     finally:
         head.forward = orig
     for out, scm_out, p, k, sample in zip(outs, scm_outs, rec.proposals,
-                                         pick, samples):
+                                          pick, samples):
         novel = [g for g in model.novel_labels if sample.image_labels[g] > 0]
         assert sorted(out['pseudo'].labels.tolist()) == novel
         # every novel class present: the head's one box, not the SCM's

@@ -1,12 +1,11 @@
 """The Detection-Recognition Network (cross-supervised detection)."""
 import copy
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
