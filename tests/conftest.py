@@ -72,6 +72,23 @@ def use_data_root(cfg, root):
     return cfg
 
 
+def model_and_batch(config, root, num=2, split='train_dataloader'):
+    """The model of ``config`` (a path) built and initialised under seed
+    0, and a collated batch of the split's first ``num`` samples of the
+    data at ``root`` (the pipeline's random resize and flip under the same
+    seed)."""
+    from mmdet.registry import DATASETS, MODELS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.runner import set_random_seed
+    cfg = use_data_root(Config.fromfile(config), root)
+    dataset = DATASETS.build(cfg[split].dataset)
+    set_random_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model, pseudo_collate([dataset[i] for i in range(num)])
+
+
 def record_calls(monkeypatch, owner, name, pick=None):
     """Wrap ``owner.name`` so that each call still runs and appends
     ``pick(args, kwargs, result)`` (default: the result) to the returned

@@ -6,11 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, use_data_root
-from mmdet.registry import DATASETS, MODELS
-from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.runner import set_random_seed
+from conftest import REPO_ROOT, model_and_batch
 
 from mmdet_csod.engine.hooks import PseudoGTSwitchHook
 
@@ -20,16 +16,6 @@ DET = osp.join(REPO_ROOT, 'configs', 'csod', 'ablations',
 pytestmark = pytest.mark.usefixtures('one_thread')
 
 
-def _model_and_batch(root, num=2):
-    cfg = Config.fromfile(DET)
-    use_data_root(cfg, root)
-    ds = DATASETS.build(cfg.train_dataloader.dataset)
-    set_random_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model, pseudo_collate([ds[i] for i in range(num)])
-
-
 def _stages(model, batch):
     data = model.data_preprocessor(batch, False)
     return data, model.predict_stages(data['inputs'], data['data_samples'],
@@ -37,7 +23,7 @@ def _stages(model, batch):
 
 
 def test_pseudo_boxes_are_the_detection_heads_own(synthetic_root):
-    model, batch = _model_and_batch(synthetic_root)
+    model, batch = model_and_batch(DET, synthetic_root)
     model.eval()
     # a detection head that scores one proposal per image far above the
     # rest for every class, and regresses nothing
@@ -97,7 +83,7 @@ def test_pseudo_boxes_are_the_detection_heads_own(synthetic_root):
 
 
 def test_training_step_with_the_switch(synthetic_root):
-    model, batch = _model_and_batch(synthetic_root)
+    model, batch = model_and_batch(DET, synthetic_root)
     model.train()
     data = model.data_preprocessor(batch, True)
     losses = model.loss(data['inputs'], data['data_samples'])

@@ -6,11 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, use_data_root
-from mmdet.registry import DATASETS, MODELS
-from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.runner import set_random_seed
+from conftest import REPO_ROOT, model_and_batch
 
 from mmdet_csod.models.bbox_heads import ObjectnessHead
 
@@ -94,22 +90,12 @@ def test_weigh_multiplies_each_proposal_row():
     assert out[1].tolist() == [[0.] * 3, [0.5] * 3, [2.] * 3]
 
 
-def _model_and_batch(root, num=2):
-    cfg = Config.fromfile(OBJ)
-    use_data_root(cfg, root)
-    ds = DATASETS.build(cfg.train_dataloader.dataset)
-    set_random_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model, pseudo_collate([ds[i] for i in range(num)])
-
-
 def test_drn_trains_the_head_and_weighs_the_pseudo_boxes_scores(
         synthetic_root):
     """The obj_ loss backpropagates into the head and the shared layers;
     ``predict_stages``'s SCM and pseudo boxes are those of the weighed
     scores, its ``rec`` boxes the recognition head's own."""
-    model, batch = _model_and_batch(synthetic_root)
+    model, batch = model_and_batch(OBJ, synthetic_root)
     # every proposal may be selected (none zeroed on base boxes)
     model.pseudo_off_base_boxes = False
     model.train()
