@@ -246,13 +246,15 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
     # ------------------------------------------------------------ training
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """rec_*, scm_*, det_* (and rpn_*) losses of a batch.
+        """rec_*, scm_*, det_* (and rpn_*, obj_*) losses of a batch.
 
         The step, as public calls with explicit data: backbone features ->
         proposals (given, or the RPN's) -> ``rec_head.forward_rois``
-        (features and scores of every proposal) -> the novel classes'
+        (features and scores of every proposal; with an objectness head
+        its loss, and the scores weighed by it) -> the novel classes'
         pseudo boxes (``pseudo_boxes``, from the detached scores, while
-        they are on) -> the recognition loss (with ``rec_pseudo_seeds``
+        they are on; ``detection_pseudo_boxes`` with ``det_pseudo_boxes``
+        once switched on) -> the recognition loss (with ``rec_pseudo_seeds``
         the pseudo boxes seed its refinement); the SCM's loss on the base
         classes of the batch (classes unknown in an image,
         ``image_label_weights`` 0, are neither targets nor negatives of
