@@ -47,10 +47,12 @@ def _area_ratio(boxes: np.ndarray, gt_boxes: np.ndarray,
 
 
 def _landing(boxes: np.ndarray, gt_boxes: np.ndarray, same: np.ndarray,
-             hit: np.ndarray, iof_thr: float = 0.8) -> np.ndarray:
+             ious: np.ndarray, hit: np.ndarray,
+             iof_thr: float = 0.8) -> np.ndarray:
     """Where each top box landed, as an index into :data:`LANDINGS`
     (-1: a hit). [N, 4] boxes, [G, 4] objects, ``same`` [N, G] bool (the
-    box's class), ``hit`` [N] bool -> [N] int.
+    box's class), ``ious`` [N, G] (the boxes' with the objects), ``hit``
+    [N] bool -> [N] int.
 
     ``on_other``: its IoU with an object of another class beats its IoU
     with every object of its own (it boxes, or mostly covers, the neighbour
@@ -61,12 +63,11 @@ def _landing(boxes: np.ndarray, gt_boxes: np.ndarray, same: np.ndarray,
     if not len(boxes):
         return out
     b, g = torch.from_numpy(boxes), torch.from_numpy(gt_boxes)
-    iou = bbox_overlaps(b, g).numpy().reshape(len(boxes), -1)
     in_obj = bbox_overlaps(b, g, mode='iof').numpy().reshape(len(boxes), -1)
     obj_in = bbox_overlaps(g, b, mode='iof').numpy().reshape(
         -1, len(boxes)).T
-    own = np.where(same, iou, 0.).max(axis=1, initial=0.)
-    other = np.where(~same, iou, 0.).max(axis=1, initial=0.)
+    own = np.where(same, ious, 0.).max(axis=1, initial=0.)
+    other = np.where(~same, ious, 0.).max(axis=1, initial=0.)
     part = np.where(same, in_obj, 0.).max(axis=1, initial=0.) >= iof_thr
     large = np.where(same, obj_in, 0.).max(axis=1, initial=0.) >= iof_thr
     kind = np.select([other > own, part, large], [2, 0, 1], default=3)
@@ -240,7 +241,7 @@ class StageDiagnostics:
         ratio = np.full(len(present), np.nan)
         ratio[has] = _area_ratio(boxes[chosen], gt_boxes, same)
         land = np.full(len(present), -2)
-        land[has] = _landing(boxes[chosen], gt_boxes, same,
+        land[has] = _landing(boxes[chosen], gt_boxes, same, ious,
                              iou[has] >= self.iou_thr)
         return np.stack(
             [is_novel, pair_touch, iou, fb, nbox, present, ratio, land],

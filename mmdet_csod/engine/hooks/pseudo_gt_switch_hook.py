@@ -40,32 +40,26 @@ class PseudoGTSwitchHook(Hook):
         model = runner.model
         return model.module if is_model_wrapper(model) else model
 
-    def _set(self, runner, enabled: bool) -> None:
+    def _set(self, runner, enabled: bool,
+             switch: str = 'pseudo_gt_enabled',
+             what: str = 'pseudo ground truth for novel classes') -> None:
         model = self._model(runner)
-        if not hasattr(model, 'pseudo_gt_enabled'):
-            raise TypeError(f'{type(model).__name__} has no '
-                            'pseudo_gt_enabled switch (use a DRN)')
-        if model.pseudo_gt_enabled != enabled:
+        if not hasattr(model, switch):
+            raise TypeError(f'{type(model).__name__} has no {switch} '
+                            'switch (use a DRN)')
+        if getattr(model, switch) != enabled:
             runner.logger.info(
-                f'pseudo ground truth for novel classes '
-                f'{"enabled" if enabled else "disabled"} at epoch '
+                f'{what} {"enabled" if enabled else "disabled"} at epoch '
                 f'{runner.epoch}, iteration {runner.iter}')
-        model.pseudo_gt_enabled = enabled
+        setattr(model, switch, enabled)
 
     def before_train_epoch(self, runner) -> None:
         if self.start_epoch is not None:
             self._set(runner, runner.epoch >= self.start_epoch)
         if self.det_start_epoch is not None:
-            model = self._model(runner)
-            if not hasattr(model, 'det_pseudo_enabled'):
-                raise TypeError(f'{type(model).__name__} has no '
-                                'det_pseudo_enabled switch (use a DRN)')
-            enabled = runner.epoch >= self.det_start_epoch
-            if model.det_pseudo_enabled != enabled:
-                runner.logger.info(
-                    'the detection head\'s own boxes as pseudo boxes: '
-                    f'{"on" if enabled else "off"} at epoch {runner.epoch}')
-            model.det_pseudo_enabled = enabled
+            self._set(runner, runner.epoch >= self.det_start_epoch,
+                      'det_pseudo_enabled',
+                      "the detection head's own boxes as pseudo boxes")
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:

@@ -252,11 +252,11 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
         proposals (given, or the RPN's) -> ``rec_head.forward_rois``
         (features and scores of every proposal; with an objectness head
         its loss, and the scores weighed by it) -> the novel classes'
-        pseudo boxes (``pseudo_boxes``, from the detached scores, while
-        they are on; ``detection_pseudo_boxes`` with ``det_pseudo_boxes``
-        once switched on) -> the recognition loss (with ``rec_pseudo_seeds``
-        the pseudo boxes seed its refinement); the SCM's loss on the base
-        classes of the batch (classes unknown in an image,
+        pseudo boxes (``detector_pseudo_boxes``, from the detached scores,
+        while they are on) -> the recognition loss (with
+        ``rec_pseudo_seeds`` the pseudo boxes seed its refinement); the
+        SCM's loss on the base classes of the batch (classes unknown in an
+        image,
         ``image_label_weights`` 0, are neither targets nor negatives of
         that image's recognition and detection losses); the pseudo boxes
         and the proposals that must not be background
@@ -289,14 +289,9 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
             box_scores = self.pseudo_box_scores(
                 proposals, rec_scores,
                 batch_data_samples) if use_pseudo else None
-            pseudo = self.pseudo_boxes(
-                proposals, box_scores, image_labels, img_shapes,
-                feats=scm_feats) if use_pseudo else None
-            if pseudo is not None and self.det_pseudo_boxes \
-                    and self.det_pseudo_enabled:
-                pseudo = self.detection_pseudo_boxes(
-                    rec.feats, proposals, image_labels,
-                    [s.metainfo for s in batch_data_samples], pseudo)
+            pseudo = self.detector_pseudo_boxes(
+                rec.feats, proposals, box_scores, image_labels,
+                batch_data_samples, feats=scm_feats) if use_pseudo else None
             seeds = self.rec_gt_instances(batch_data_samples) \
                 if self.rec_box_seeds else None
             if self.rec_pseudo_seeds and pseudo is not None:

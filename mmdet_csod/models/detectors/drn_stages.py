@@ -148,12 +148,9 @@ class DRNStagesMixin:
         if self.pseudo_gt != 'none':
             scores = self.pseudo_box_scores(rec.proposals, evidence,
                                             batch_data_samples)
-            pseudo = self.pseudo_boxes(rec.proposals, scores, image_labels,
-                                       img_shapes, feats=scm_feats)
-            if self.det_pseudo_boxes and self.det_pseudo_enabled:
-                pseudo = self.detection_pseudo_boxes(
-                    rec.feats, rec.proposals, image_labels,
-                    [s.metainfo for s in batch_data_samples], pseudo)
+            pseudo = self.detector_pseudo_boxes(
+                rec.feats, rec.proposals, scores, image_labels,
+                batch_data_samples, feats=scm_feats)
         # the detections from the same features (no second backbone pass)
         dets = self.add_pred_to_datasample(
             batch_data_samples,

@@ -333,15 +333,32 @@ class DRNTargetsMixin:
                 # the head's NMS output is sorted by score
                 mine = mine[:k]
                 mine = mine[mine.scores >= ratio * mine.scores[0]]
-                rows.append(
-                    InstanceData(
-                        bboxes=mine.bboxes.detach(),
-                        labels=mine.labels,
-                        scores=mine.scores.detach(),
-                        from_fallback=torch.zeros_like(
-                            mine.labels, dtype=torch.bool)))
+                mine.from_fallback = torch.zeros_like(mine.labels,
+                                                      dtype=torch.bool)
+                rows.append(mine)
             out.append(InstanceData.cat(rows) if rows else old)
         return out
+
+    def detector_pseudo_boxes(self, rec_feats: Tensor,
+                              proposals: List[Tensor],
+                              box_scores: List[Tensor],
+                              image_labels: Tensor,
+                              batch_data_samples: SampleList,
+                              feats: Optional[Tensor] = None
+                              ) -> List[InstanceData]:
+        """The novel classes' pseudo boxes the detection head learns:
+        :meth:`pseudo_boxes` of ``box_scores``, or, while
+        ``det_pseudo_boxes`` is switched on, :meth:`detection_pseudo_boxes`
+        with those as the fallback. Arguments as theirs (``rec_feats``:
+        [sum R_i, D] shared fc features of the proposals)."""
+        img_shapes = [s.metainfo['img_shape'][:2] for s in batch_data_samples]
+        pseudo = self.pseudo_boxes(proposals, box_scores, image_labels,
+                                   img_shapes, feats=feats)
+        if self.det_pseudo_boxes and self.det_pseudo_enabled:
+            pseudo = self.detection_pseudo_boxes(
+                rec_feats, proposals, image_labels,
+                [s.metainfo for s in batch_data_samples], pseudo)
+        return pseudo
 
     def refinement_pseudo_boxes(self, pseudo: List[InstanceData],
                                 proposals: List[Tensor],
