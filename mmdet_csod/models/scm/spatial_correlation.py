@@ -83,6 +83,9 @@ class SpatialCorrelationModule(BaseModule):
             None: the detector's ``default_inputs``.
         detector (dict): Config of the detector (Table 3b: the number of
             convs of ``HeatmapFCOS``, or ``ProposalFCRegressor``).
+        train_composition (dict, optional): Config of a part (TASK_UTILS)
+            that adds composed base queries to :meth:`loss`, e.g.
+            ``dict(type='NeighbourComposition')``; None: none.
         init_cfg (dict, optional): Initialization config.
     """
 
@@ -94,6 +97,7 @@ class SpatialCorrelationModule(BaseModule):
                  min_score_ratio: float = 0.5,
                  inputs: Optional[dict] = None,
                  detector: dict = dict(type='HeatmapFCOS'),
+                 train_composition: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if heatmap_stride <= 0:
@@ -135,6 +139,13 @@ class SpatialCorrelationModule(BaseModule):
         else:
             self._painter = HeatmapInputs()
         self.detector = MODELS.build(self.inputs.adapt_detector(detector))
+        self.train_composition = None if train_composition is None else \
+            TASK_UTILS.build(train_composition)
+        if self.train_composition is not None and self.inputs.needs_feats:
+            raise ValueError(
+                f'train_composition moves boxes between images; the inputs '
+                f'{type(self.inputs).__name__} read image features under '
+                'them: use HeatmapInputs or BoxInputs')
 
     @property
     def heatmap_modes(self) -> Tuple[str, ...]:
@@ -218,7 +229,19 @@ class SpatialCorrelationModule(BaseModule):
             detector's parameters.
         """
         queries = torch.as_tensor(queries).reshape(-1, 2)
-        selected = self.select(proposals, scores, queries)
+        return self.batch_of(queries,
+                             self.select(proposals, scores, queries),
+                             img_shapes, inputs, feats)
+
+    def batch_of(self,
+                 queries: Tensor,
+                 selected: List[InstanceData],
+                 img_shapes: Sequence,
+                 inputs: Optional[BaseSCMInputs] = None,
+                 feats: Optional[Tensor] = None) -> QueryBatch:
+        """The detector's batch of queries whose boxes are selected
+        (:meth:`prepare`'s arguments, ``selected`` as :meth:`select`
+        returns them)."""
         sizes = [
             self.heatmap_size(img_shapes[i]) for i in queries[:, 0].tolist()
         ]
@@ -270,14 +293,19 @@ class SpatialCorrelationModule(BaseModule):
 
         Returns:
             dict: The detector's losses (``loss_cls``, ``loss_bbox``,
-            ``loss_centerness`` for ``HeatmapFCOS``); with Q = 0 zeros that
+            ``loss_centerness`` for ``HeatmapFCOS``) on the queries and
+            the ``train_composition``'s added ones; with Q = 0 zeros that
             depend on every parameter.
         """
-        batch = self.prepare(proposals, scores, queries, img_shapes,
-                             feats=feats)
-        if len(targets) != len(batch.metas):
+        queries = torch.as_tensor(queries).reshape(-1, 2)
+        if len(targets) != len(queries):
             raise ValueError(f'{len(targets)} target sets for '
-                             f'{len(batch.metas)} queries')
+                             f'{len(queries)} queries')
+        selected = self.select(proposals, scores, queries)
+        if self.train_composition is not None:
+            queries, selected, targets = self.train_composition(
+                queries, selected, targets, img_shapes)
+        batch = self.batch_of(queries, selected, img_shapes, feats=feats)
         gts = []
         for boxes in targets:
             boxes = get_box_tensor(boxes).detach().float()
