@@ -61,7 +61,8 @@ def test_composed_queries_keep_their_targets_and_scale_the_neighbour():
     selected = [_query([10, 10, 40, 40], 0.9), _query([50, 60, 90, 120], 0.3),
                 InstanceData(bboxes=torch.zeros(0, 4), scores=torch.zeros(0))]
     targets = [torch.tensor([[12., 10, 40, 42]]),
-               torch.tensor([[50., 60, 92, 118]]), torch.tensor([[0., 0, 9, 9]])]
+               torch.tensor([[50., 60, 92, 118]]),
+               torch.tensor([[0., 0, 9, 9]])]
     shapes = [(100, 120), (160, 200)]
     q2, sel2, tgt2 = comp(queries, selected, targets, shapes)
     # the query without boxes is not composed; the two others are, each
