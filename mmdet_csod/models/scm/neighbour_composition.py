@@ -25,10 +25,15 @@ from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 
 def _object_boxes(selected: InstanceList, targets: List[Tensor]) -> Tensor:
     """Per query the ground-truth box its top selected box overlaps most.
+
+    All queries at once: the targets are zero-padded to [Q, K_max, 4]
+    (a zero box overlaps nothing, and ``argmax`` takes the first of equal
+    overlaps, so padding is never chosen).
 
     Args:
         selected (list[InstanceData]): Q items, ``bboxes`` [n_q, 4] by
@@ -38,11 +43,17 @@ def _object_boxes(selected: InstanceList, targets: List[Tensor]) -> Tensor:
     Returns:
         Tensor: [Q, 4].
     """
-    rows = []
-    for sel, gts in zip(selected, targets):  # per query, not per proposal
-        ious = bbox_overlaps(sel.bboxes[:1], gts)[0]  # [K_q]
-        rows.append(gts[ious.argmax()])
-    return torch.stack(rows)
+    tops = torch.stack([sel.bboxes[0] for sel in selected])[:, None]
+    gts = pad_sequence(targets, batch_first=True)  # [Q, K_max, 4]
+    best = bbox_overlaps(tops, gts)[:, 0].argmax(dim=1)  # [Q]
+    return gts[torch.arange(len(gts), device=gts.device), best]
+
+
+def _uniform(bounds: Tuple[float, float], num: int, like: Tensor) -> Tensor:
+    """[num] draws from U(bounds) in ``like``'s dtype and device."""
+    lo, hi = bounds
+    return lo + (hi - lo) * torch.rand(num, device=like.device,
+                                       dtype=like.dtype)
 
 
 @TASK_UTILS.register_module()
@@ -87,12 +98,6 @@ class NeighbourComposition:
         self.weight = tuple(weight)
         self.overlap = tuple(overlap)
 
-    def _uniform(self, bounds: Tuple[float, float], num: int,
-                 like: Tensor) -> Tensor:
-        lo, hi = bounds
-        return lo + (hi - lo) * torch.rand(num, device=like.device,
-                                           dtype=like.dtype)
-
     def offsets(self, objects: Tensor, partner_objects: Tensor) -> Tensor:
         """Shifts that put each partner object against its query's object.
 
@@ -108,8 +113,8 @@ class NeighbourComposition:
         centre = (partner_objects[:, :2] + partner_objects[:, 2:]) / 2
         side = torch.randint(4, (num, ), device=objects.device)  # l r t b
         axis = side // 2  # 0: x (left / right), 1: y (top / bottom)
-        overlap = self._uniform(self.overlap, num, objects)
-        along = self._uniform((0., 1.), num, objects)
+        overlap = _uniform(self.overlap, num, objects)
+        along = _uniform((0., 1.), num, objects)
         rows = torch.arange(num, device=objects.device)
         half = size[rows, axis] / 2
         inset = overlap * size[rows, axis]
@@ -147,10 +152,10 @@ class NeighbourComposition:
             image index, class column and targets).
         """
         targets = [get_box_tensor(t) for t in targets]
-        usable = torch.tensor(
-            [len(s) > 0 and len(t) > 0 for s, t in zip(selected, targets)],
-            dtype=torch.bool)
-        idx = usable.nonzero()[:, 0]
+        idx = torch.tensor([
+            i for i, (s, t) in enumerate(zip(selected, targets))
+            if len(s) and len(t)
+        ], dtype=torch.long)
         num = len(idx)
         if num < 2 or self.prob == 0:
             return queries, selected, targets
@@ -166,7 +171,7 @@ class NeighbourComposition:
         partner_objects = _object_boxes([selected[p] for p in partner],
                                         [targets[p] for p in partner])
         dxy = self.offsets(objects, partner_objects).repeat(1, 2)  # [M, 4]
-        weights = self._uniform(self.weight, len(idx), objects)
+        weights = _uniform(self.weight, len(idx), objects)
         new_selected = []
         for k, (i, p) in enumerate(zip(idx, partner)):  # per query
             own, other = selected[i], selected[p]
@@ -183,7 +188,6 @@ class NeighbourComposition:
                 InstanceData(
                     bboxes=torch.cat([own.bboxes, moved[inside]])[order],
                     scores=scores[order]))
-        queries = torch.as_tensor(queries).reshape(-1, 2)
         new_queries = queries[torch.tensor(idx, device=queries.device)]
         return (torch.cat([queries, new_queries]),
                 list(selected) + new_selected,
