@@ -19,7 +19,7 @@ from ..structures import complete_class_split
 from .dataset_proposals import SCAN_MAX_BOXES, AttachedProposals
 from .image_level_labels import (check_image_level_labels,
                                  check_unlabeled_mode, image_level_labels)
-from .proposals import ProposalStats
+from .proposals import ProposalStats, check_nms_iou
 from .transforms.checked_loading import BadImageError, BadImageSkips
 
 SUPERVISION_MODES = ('cross', 'weak', 'full')
@@ -95,6 +95,13 @@ class CSODCocoDataset(CocoDataset):
             order. Defaults to 2000.
         proposal_min_size (float): Proposals narrower or lower than this, after
             clipping to the image, are dropped. Defaults to 1.
+        proposal_nms_iou (float, optional): Before the first
+            ``num_max_proposals`` are kept, a proposal whose IoU with an
+            earlier one of its image (file order) is above this is dropped,
+            so the kept ones are distinct boxes (counted as
+            ``near_duplicate`` in ``load_report``). None (the default) keeps
+            near-duplicates; give the same value as the test pipeline's
+            ``proposal_cfg.nms_iou``.
         image_labels_from_ignored (bool): Whether ignored annotations
             (``iscrowd``, VOC ``difficult``) make their class present in the
             image-level labels. The WSOD literature on VOC leaves difficult
@@ -122,6 +129,7 @@ class CSODCocoDataset(CocoDataset):
                  supervision: str = 'cross',
                  num_max_proposals: Optional[int] = 2000,
                  proposal_min_size: float = 1.0,
+                 proposal_nms_iou: Optional[float] = None,
                  image_labels_from_ignored: bool = False,
                  check_image_files: bool = True,
                  proposal_scan_max_boxes: Optional[int] = SCAN_MAX_BOXES,
@@ -135,6 +143,8 @@ class CSODCocoDataset(CocoDataset):
         self.supervision = supervision
         self.num_max_proposals = num_max_proposals
         self.proposal_min_size = proposal_min_size
+        check_nms_iou(proposal_nms_iou, 'proposal_nms_iou')
+        self.proposal_nms_iou = proposal_nms_iou
         self.image_labels_from_ignored = image_labels_from_ignored
         self.check_image_files = check_image_files
         self.proposal_scan_max_boxes = proposal_scan_max_boxes
@@ -327,7 +337,8 @@ class CSODCocoDataset(CocoDataset):
         """Give every data info the rows of its proposals in the file.
 
         Every image must have an entry; boxes are cleaned with
-        :func:`clean_proposals` and truncated to ``num_max_proposals`` when a
+        :func:`clean_proposals` (near-duplicates dropped with
+        ``proposal_nms_iou``) and truncated to ``num_max_proposals`` when a
         sample is read (and once at load for files of at most
         ``proposal_scan_max_boxes`` boxes, counted in ``load_report``).
         """
@@ -342,7 +353,8 @@ class CSODCocoDataset(CocoDataset):
             max_num=self.num_max_proposals,
             min_size=self.proposal_min_size,
             stats=self.load_report['proposals'],
-            scan_max_boxes=self.proposal_scan_max_boxes)
+            scan_max_boxes=self.proposal_scan_max_boxes,
+            nms_iou=self.proposal_nms_iou)
 
     def get_data_info(self, idx: int) -> dict:
         """The data info of sample ``idx``, proposals read from the file."""

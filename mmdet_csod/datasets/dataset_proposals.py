@@ -8,7 +8,8 @@ from the file when the sample is, in the process that reads it
 (see :class:`mmdet_csod.datasets.proposals.ProposalFile`).
 
 Rows are cleaned when read (:func:`clean_proposals`: non-finite and degenerate
-boxes dropped, clipped to the image, the first ``max_num`` kept), so a sample
+boxes dropped, clipped to the image, near-duplicates dropped with
+``nms_iou``, the first ``max_num`` kept), so a sample
 holds the same proposals as when they were cleaned at load. A file of at most
 ``scan_max_boxes`` boxes is also cleaned once at load, for the counted report
 and to leave out training images without a usable proposal; a bigger one is
@@ -22,8 +23,8 @@ from typing import List, Optional, Set
 
 from mmengine.logging import print_log
 
-from .proposals import (ProposalFile, ProposalStats, clean_proposals,
-                        load_proposal_file, proposal_key)
+from .proposals import (ProposalFile, ProposalStats, check_nms_iou,
+                        clean_proposals, load_proposal_file, proposal_key)
 
 SCAN_MAX_BOXES = 50_000_000  # ~1 GB of boxes; VOC 07+12 at 2000 an image: 33M
 _MAX_NAMED = 5  # images named in the log per process, per kind
@@ -36,6 +37,9 @@ class AttachedProposals:
         pfile (ProposalFile): The opened file (its keys may be dropped).
         max_num (int, optional): Proposals kept per image, in file order.
         min_size (float): Minimum width and height after clipping.
+        nms_iou (float, optional): Near-duplicates (IoU above it with an
+            earlier box of the image) dropped before ``max_num`` are kept;
+            None keeps them.
         scanned (bool): Whether every image was cleaned at load.
         stats (ProposalStats): Where counts go (the dataset's
             ``load_report['proposals']``); when not scanned, counts of the
@@ -47,10 +51,13 @@ class AttachedProposals:
     """
 
     def __init__(self, pfile: ProposalFile, max_num: Optional[int],
-                 min_size: float, scanned: bool, stats: ProposalStats) -> None:
+                 min_size: float, scanned: bool, stats: ProposalStats,
+                 nms_iou: Optional[float] = None) -> None:
+        check_nms_iou(nms_iou, 'proposal_nms_iou')
         self.pfile = pfile
         self.max_num = max_num
         self.min_size = min_size
+        self.nms_iou = nms_iou
         self.scanned = scanned
         self.stats = stats
         self.unusable: Set[int] = set()
@@ -69,8 +76,8 @@ class AttachedProposals:
             max_num: Optional[int],
             min_size: float,
             stats: ProposalStats,
-            scan_max_boxes: Optional[int] = SCAN_MAX_BOXES
-    ) -> 'AttachedProposals':
+            scan_max_boxes: Optional[int] = SCAN_MAX_BOXES,
+            nms_iou: Optional[float] = None) -> 'AttachedProposals':
         """Open ``path`` and give every info of ``data_list`` its rows.
 
         Every image must have an entry (an error names the file, the image
@@ -96,7 +103,7 @@ class AttachedProposals:
             i = index[key]
             info['proposal_rows'] = (offsets[i], offsets[i + 1])
         scanned = scan_max_boxes is None or pfile.num_boxes <= scan_max_boxes
-        attached = cls(pfile, max_num, min_size, scanned, stats)
+        attached = cls(pfile, max_num, min_size, scanned, stats, nms_iou)
         pfile.forget_keys()
         if scanned:
             attached._scan(data_list)
@@ -137,7 +144,8 @@ class AttachedProposals:
             scores,
             max_num=self.max_num,
             min_size=self.min_size,
-            img_shape=(info['height'], info['width']))
+            img_shape=(info['height'], info['width']),
+            nms_iou=self.nms_iou)
 
     def sample(self, info: dict) -> dict:
         """``dict(bboxes [K, 4], scores [K])`` of one data info, cleaned."""

@@ -315,12 +315,14 @@ class ProposalStats:
     """Counts of what :func:`clean_proposals` dropped, for one warning."""
     non_finite: int = 0
     degenerate: int = 0
+    near_duplicate: int = 0
     truncated: int = 0
     images: int = 0
 
     def add(self, other: 'ProposalStats') -> None:
         self.non_finite += other.non_finite
         self.degenerate += other.degenerate
+        self.near_duplicate += other.near_duplicate
         self.truncated += other.truncated
         self.images += other.images
 
@@ -328,14 +330,52 @@ class ProposalStats:
         return bool(self.non_finite or self.degenerate)
 
 
+def check_nms_iou(nms_iou: Optional[float], name: str = 'nms_iou') -> None:
+    """Raise ValueError unless ``nms_iou`` is None or a number in (0, 1]."""
+    if nms_iou is None:
+        return
+    if isinstance(nms_iou, bool) or not isinstance(nms_iou, (int, float)) \
+            or not 0 < nms_iou <= 1:
+        raise ValueError(f'{name} must be None or a number in (0, 1], got '
+                         f'{nms_iou!r}')
+
+
+def distinct_in_order(bboxes: np.ndarray, nms_iou: float) -> np.ndarray:
+    """Indices of the boxes kept by a greedy NMS that follows the given order.
+
+    A box is dropped when its IoU with an earlier kept box is above
+    ``nms_iou``: the order of a proposal file (Selective Search's ranking,
+    or a generator's scores) decides which of two near-duplicates stays,
+    as a score order decides in an RPN's NMS. mmcv's ``nms`` does the work,
+    given the negated positions as scores.
+
+    Args:
+        bboxes (np.ndarray): [K, 4] x1, y1, x2, y2, finite.
+        nms_iou (float): In (0, 1]; 1 keeps every box.
+
+    Returns:
+        np.ndarray: [K'] int64 positions, ascending.
+    """
+    if len(bboxes) < 2 or nms_iou >= 1:
+        return np.arange(len(bboxes))
+    import torch
+    from mmcv.ops import nms
+    boxes = torch.from_numpy(np.ascontiguousarray(bboxes, dtype=np.float32))
+    rank = -torch.arange(len(boxes), dtype=torch.float32)
+    _, keep = nms(boxes, rank, float(nms_iou))
+    return np.sort(keep.numpy()).astype(np.int64)
+
+
 def clean_proposals(
     bboxes: np.ndarray,
     scores: np.ndarray,
     max_num: Optional[int] = 2000,
     min_size: float = 1.0,
-    img_shape: Optional[Tuple[int, int]] = None
+    img_shape: Optional[Tuple[int, int]] = None,
+    nms_iou: Optional[float] = None
 ) -> Tuple[np.ndarray, np.ndarray, ProposalStats]:
-    """Drop non-finite and degenerate boxes, clip, keep the first ``max_num``.
+    """Drop non-finite and degenerate boxes, clip, drop near-duplicates, keep
+    the first ``max_num``.
 
     Args:
         bboxes (np.ndarray): [K, 4] x1, y1, x2, y2.
@@ -344,10 +384,15 @@ def clean_proposals(
         min_size (float): A box narrower or lower than this (after clipping)
             is degenerate.
         img_shape (tuple, optional): (h, w); boxes are clipped to it.
+        nms_iou (float, optional): Before the first ``max_num`` are taken, a
+            box whose IoU with an earlier kept one is above this is dropped
+            (:func:`distinct_in_order`), so the ``max_num`` boxes are
+            distinct ones. None keeps near-duplicates.
 
     Returns:
         tuple: bboxes [K', 4] float32, scores [K'] float32, and the counts.
     """
+    check_nms_iou(nms_iou)
     stats = ProposalStats(images=1)
     bboxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
     scores = np.asarray(scores, np.float32).reshape(-1)
@@ -363,6 +408,10 @@ def clean_proposals(
         ((bboxes[:, 3] - bboxes[:, 1]) >= min_size)
     stats.degenerate = int((~keep).sum())
     bboxes, scores = bboxes[keep], scores[keep]
+    if nms_iou is not None:
+        distinct = distinct_in_order(bboxes, nms_iou)
+        stats.near_duplicate = len(bboxes) - len(distinct)
+        bboxes, scores = bboxes[distinct], scores[distinct]
     if max_num is not None and len(bboxes) > max_num:
         stats.truncated = len(bboxes) - max_num
         bboxes, scores = bboxes[:max_num], scores[:max_num]

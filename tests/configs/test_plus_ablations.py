@@ -78,3 +78,27 @@ def test_schedule_ablations_change_only_the_length(name, epochs):
     assert abl[0] == plus[0]
     assert dict(abl[1], T_max=4, end=4) == plus[1]
     assert (abl[1]['T_max'], abl[1]['end']) == (epochs, epochs)
+
+
+def test_distinct_proposals_changes_only_the_proposals_kept():
+    """Training, val and test sets and the computing test pipelines drop
+    the same near-duplicates; nothing else of the pipelines changes."""
+    diff = _diff('distinct-proposals')
+    assert set(diff) == {
+        'proposal_nms_iou', 'proposal_cfg.nms_iou',
+        'train_dataloader.dataset.proposal_nms_iou',
+        'val_dataloader.dataset.proposal_nms_iou',
+        'test_dataloader.dataset.proposal_nms_iou',
+        'val_dataloader.dataset.pipeline', 'test_dataloader.dataset.pipeline',
+        'test_pipeline', 'tta_pipeline'}, sorted(diff)
+    for key in ('proposal_nms_iou', 'proposal_cfg.nms_iou',
+                'train_dataloader.dataset.proposal_nms_iou',
+                'test_dataloader.dataset.proposal_nms_iou'):
+        assert diff[key] == (None, 0.7), key
+    for key in ('test_dataloader.dataset.pipeline', 'tta_pipeline'):
+        plus, abl = diff[key]
+        assert len(plus) == len(abl)
+        changed = [(p, a) for p, a in zip(plus, abl) if p != a]
+        assert [p['type'] for p, _ in changed] == ['LoadOrComputeProposals']
+        p, a = changed[0]
+        assert a['proposal_cfg'] == dict(p['proposal_cfg'], nms_iou=0.7)

@@ -145,8 +145,10 @@ def test_configs_record_how_the_proposals_were_made(synthetic_root):
         max_side=synthetic.DEFAULT_SS_MAX_SIDE,
         min_size=2,
         seed=synthetic.SS_SEED,
-        max_boxes=cfg.val_dataloader.dataset.num_max_proposals)
+        max_boxes=cfg.val_dataloader.dataset.num_max_proposals,
+        nms_iou=cfg.val_dataloader.dataset.proposal_nms_iou)
     assert recorded['max_side'] == 192 and recorded['max_boxes'] == 150
+    assert recorded['nms_iou'] is None
     assert check_proposal_cfg(cfg.proposal_cfg) == recorded
     with open(osp.join(synthetic_root, 'annotations', 'val.json')) as f:
         info = json.load(f)['info']

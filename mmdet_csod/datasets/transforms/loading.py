@@ -16,7 +16,7 @@ from mmdet.datasets.transforms import LoadProposals
 from mmdet.registry import TRANSFORMS
 
 from ..converters.selective_search import SS_MODES, selective_search
-from ..proposals import clean_proposals
+from ..proposals import check_nms_iou, clean_proposals
 
 PROPOSAL_METHODS = ('SelectiveSearch', )
 # every key of a proposal_cfg and its default (those of
@@ -27,7 +27,8 @@ SS_DEFAULTS = dict(
     max_side=None,
     min_size=2,
     seed=0,
-    max_boxes=2000)
+    max_boxes=2000,
+    nms_iou=None)
 
 
 def check_proposal_cfg(proposal_cfg: Optional[dict]) -> Optional[dict]:
@@ -37,9 +38,10 @@ def check_proposal_cfg(proposal_cfg: Optional[dict]) -> Optional[dict]:
     ``type`` ('SelectiveSearch'), ``mode`` ('fast', 'quality', 'single'),
     ``max_side`` (the longer side Selective Search runs at; None: full
     size), ``min_size`` (boxes narrower or lower are dropped), ``seed``
-    (of OpenCV's pseudo-random region ranking) and ``max_boxes`` (the first
+    (of OpenCV's pseudo-random region ranking), ``max_boxes`` (the first
     so many kept, as the dataset's ``num_max_proposals`` keeps them; None:
-    all).
+    all) and ``nms_iou`` (near-duplicates dropped before they are kept, as
+    the dataset's ``proposal_nms_iou`` drops them; None: none dropped).
 
     Raises:
         TypeError: ``proposal_cfg`` is not a dict.
@@ -74,6 +76,7 @@ def check_proposal_cfg(proposal_cfg: Optional[dict]) -> Optional[dict]:
     if not isinstance(cfg['min_size'], (int, float)) or cfg['min_size'] < 0:
         raise ValueError('proposal_cfg.min_size must be a number >= 0, got '
                          f'{cfg["min_size"]!r}')
+    check_nms_iou(cfg['nms_iou'], 'proposal_cfg.nms_iou')
     return cfg
 
 
@@ -84,8 +87,8 @@ def compute_proposals(img: np.ndarray,
 
     The boxes ``tools/dataset_converters/selective_search.py`` writes for
     the same image and settings (x1, y1, x2, y2 in pixels of ``img``, in its
-    order), cleaned and truncated to ``max_boxes`` as ``CSODCocoDataset``
-    reads them from the file.
+    order), cleaned, freed of near-duplicates (``nms_iou``) and truncated to
+    ``max_boxes`` as ``CSODCocoDataset`` reads them from the file.
 
     Args:
         img (np.ndarray): BGR [H, W, 3], as mmcv and ``cv2.imread`` load it;
@@ -115,7 +118,8 @@ def compute_proposals(img: np.ndarray,
         np.zeros(len(boxes), np.float32),
         max_num=cfg['max_boxes'],
         min_size=cfg['min_size'],
-        img_shape=img.shape[:2])
+        img_shape=img.shape[:2],
+        nms_iou=cfg['nms_iou'])
     if len(bboxes) == 0:
         raise ValueError(
             f'{where}: Selective Search ({cfg}) found no box of at least '
