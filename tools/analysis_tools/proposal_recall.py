@@ -17,10 +17,10 @@ one is above 0.7 (``near_duplicate_pct``: the boxes that
 ``proposal_nms_iou=0.7`` would drop). Ignored boxes (``iscrowd``/``ignore``)
 are not counted.
 
-Prints a table; ``--out`` writes ``{"config", "split", "num_images",
-"num_max_proposals", "proposal_nms_iou", "iou_thr", "boxes_per_image",
-"near_duplicate_pct", "recall": {"all": pct, class: pct, ...}, "objects":
-{"all": n, class: n, ...}}``.
+Prints a table; ``--out`` writes ``{"config", "split", "ann_file",
+"proposal_file", "num_images", "num_max_proposals", "proposal_nms_iou",
+"iou_thr", "boxes_per_image", "near_duplicate_pct", "recall": {"all": pct,
+class: pct, ...}, "objects": {"all": n, class: n, ...}}``.
 """
 import argparse
 import json
@@ -174,6 +174,8 @@ def main(argv=None):
     result = dict(
         config=args.config,
         split=args.split,
+        ann_file=dataset.ann_file,
+        proposal_file=dataset.proposal_file,
         num_max_proposals=dataset.num_max_proposals,
         proposal_nms_iou=dataset.proposal_nms_iou,
         iou_thr=args.iou_thr,
