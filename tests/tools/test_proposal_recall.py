@@ -52,6 +52,9 @@ def test_recall_of_the_kept_proposals(config, tmp_path):
     assert first['recall'] == dict(
         all=33.3, cat=100.0, dog=0.0, horse=0.0, person=None)
     assert first['objects'] == dict(all=3, cat=1, dog=1, horse=1, person=0)
+    # the cat has two proposals at IoU >= 0.5, its box and the duplicate
+    assert first['positives_per_box'] == dict(
+        all=0.67, cat=2.0, dog=0.0, horse=0.0, person=None)
     assert (first['boxes_per_image'], first['near_duplicate_pct']) == (2, 50)
     with open(out) as f:
         assert json.load(f) == first
@@ -62,6 +65,8 @@ def test_recall_of_the_kept_proposals(config, tmp_path):
     assert (distinct['boxes_per_image'],
             distinct['near_duplicate_pct']) == (2, 0)
     assert distinct['proposal_nms_iou'] == 0.7
+    assert distinct['positives_per_box'] == dict(
+        all=0.67, cat=1.0, dog=1.0, horse=0.0, person=None)
     every = tool.main([config, '--max-num', 'none', '--iou-thr', '0.9',
                        '--split', 'val'])
     assert every['boxes_per_image'] == 3

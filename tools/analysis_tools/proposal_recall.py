@@ -11,7 +11,10 @@ file, cleaned by ``CSODCocoDataset``: ``num_max_proposals`` and
 for no limit / near-duplicates kept) and measures, against every box of the
 annotation file (novel classes included, read for measuring only), the
 percent of boxes that a kept proposal covers at IoU >= ``--iou-thr``, per
-class and over all classes, and the mean number of proposals kept an image.
+class and over all classes, the mean number of kept proposals at that IoU
+a box (``positives_per_box``: the RoIs a detection head trained on the
+boxes gets as positives for it), and the mean number of proposals kept an
+image.
 It also gives the share of the kept proposals whose IoU with an earlier kept
 one is above 0.7 (``near_duplicate_pct``: the boxes that
 ``proposal_nms_iou=0.7`` would drop). Ignored boxes (``iscrowd``/``ignore``)
@@ -20,7 +23,8 @@ are not counted.
 Prints a table; ``--out`` writes ``{"config", "split", "ann_file",
 "proposal_file", "num_images", "num_max_proposals", "proposal_nms_iou",
 "iou_thr", "boxes_per_image", "near_duplicate_pct", "recall": {"all": pct,
-class: pct, ...}, "objects": {"all": n, class: n, ...}}``.
+class: pct, ...}, "positives_per_box": {"all": mean, class: mean, ...},
+"objects": {"all": n, class: n, ...}}``.
 """
 import argparse
 import json
@@ -112,6 +116,7 @@ def measure(dataset, gt, iou_thr: float) -> dict:
     covered = np.zeros(len(classes), np.int64)
     objects = np.zeros(len(classes), np.int64)
     kept = duplicates = 0
+    positives = np.zeros(len(classes), np.int64)
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         boxes = info['proposals']['bboxes']
@@ -125,8 +130,9 @@ def measure(dataset, gt, iou_thr: float) -> dict:
             continue
         ious = bbox_overlaps(
             torch.from_numpy(img_gt['bboxes'][use]), torch.from_numpy(boxes))
-        hit = (ious.max(dim=1).values >= iou_thr).numpy()
-        np.add.at(covered, labels[hit], 1)
+        over = (ious >= iou_thr).sum(dim=1).numpy()
+        np.add.at(covered, labels[over > 0], 1)
+        np.add.at(positives, labels, over)
 
     def pct(num, den):
         return round(100.0 * num / den, 1) if den else None
@@ -134,6 +140,12 @@ def measure(dataset, gt, iou_thr: float) -> dict:
     recall = {'all': pct(covered.sum(), objects.sum())}
     recall.update({c: pct(covered[k], objects[k])
                    for k, c in enumerate(classes)})
+    def ratio(num, den):
+        return round(float(num) / den, 2) if den else None
+
+    per_box = {'all': ratio(positives.sum(), objects.sum())}
+    per_box.update({c: ratio(positives[k], objects[k])
+                    for k, c in enumerate(classes)})
     counts = {'all': int(objects.sum())}
     counts.update({c: int(objects[k]) for k, c in enumerate(classes)})
     return dict(
@@ -141,6 +153,7 @@ def measure(dataset, gt, iou_thr: float) -> dict:
         boxes_per_image=round(kept / max(len(dataset), 1), 1),
         near_duplicate_pct=pct(duplicates, kept),
         recall=recall,
+        positives_per_box=per_box,
         objects=counts)
 
 
@@ -186,11 +199,15 @@ def main(argv=None):
           f'{result["proposal_nms_iou"]}: {result["boxes_per_image"]} '
           f'proposals an image, {result["near_duplicate_pct"]} % of them '
           f'near-duplicates (IoU > {DUPLICATE_IOU} with an earlier one)')
-    print(f'| class | boxes | recall at IoU {args.iou_thr} (%) |')
-    print('| --- | --- | --- |')
+    print(f'| class | boxes | recall at IoU {args.iou_thr} (%) | '
+          'proposals at that IoU a box |')
+    print('| --- | --- | --- | --- |')
     for name, value in result['recall'].items():
         shown = '-' if value is None else f'{value:.1f}'
-        print(f'| {name} | {result["objects"][name]} | {shown} |')
+        per_box = result['positives_per_box'][name]
+        per_box = '-' if per_box is None else f'{per_box:.2f}'
+        print(f'| {name} | {result["objects"][name]} | {shown} | '
+              f'{per_box} |')
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
