@@ -140,6 +140,7 @@ def measure(dataset, gt, iou_thr: float) -> dict:
     recall = {'all': pct(covered.sum(), objects.sum())}
     recall.update({c: pct(covered[k], objects[k])
                    for k, c in enumerate(classes)})
+
     def ratio(num, den):
         return round(float(num) / den, 2) if den else None
 
