@@ -81,24 +81,29 @@ def test_schedule_ablations_change_only_the_length(name, epochs):
 
 
 def test_distinct_proposals_changes_only_the_proposals_kept():
-    """Training, val and test sets and the computing test pipelines drop
-    the same near-duplicates; nothing else of the pipelines changes."""
+    """Training, val and test sets and the computing test pipelines keep the
+    first 150 distinct proposals (as measured, when the configs kept the
+    first 150); nothing else of the pipelines changes."""
     diff = _diff('distinct-proposals')
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
     assert set(diff) == {
-        'proposal_nms_iou', 'proposal_cfg.nms_iou',
-        'train_dataloader.dataset.proposal_nms_iou',
-        'val_dataloader.dataset.proposal_nms_iou',
-        'test_dataloader.dataset.proposal_nms_iou',
+        'proposal_nms_iou', 'proposal_cfg.nms_iou', 'max_proposals',
+        'proposal_cfg.max_boxes',
+        *(f'{k}.dataset.proposal_nms_iou' for k in loaders),
+        *(f'{k}.dataset.num_max_proposals' for k in loaders),
         'val_dataloader.dataset.pipeline', 'test_dataloader.dataset.pipeline',
         'test_pipeline', 'tta_pipeline'}, sorted(diff)
     for key in ('proposal_nms_iou', 'proposal_cfg.nms_iou',
-                'train_dataloader.dataset.proposal_nms_iou',
-                'test_dataloader.dataset.proposal_nms_iou'):
+                *(f'{k}.dataset.proposal_nms_iou' for k in loaders)):
         assert diff[key] == (None, 0.7), key
+    for key in ('max_proposals', 'proposal_cfg.max_boxes',
+                *(f'{k}.dataset.num_max_proposals' for k in loaders)):
+        assert diff[key] == (2000, 150), key
     for key in ('test_dataloader.dataset.pipeline', 'tta_pipeline'):
         plus, abl = diff[key]
         assert len(plus) == len(abl)
         changed = [(p, a) for p, a in zip(plus, abl) if p != a]
         assert [p['type'] for p, _ in changed] == ['LoadOrComputeProposals']
         p, a = changed[0]
-        assert a['proposal_cfg'] == dict(p['proposal_cfg'], nms_iou=0.7)
+        assert a['proposal_cfg'] == dict(
+            p['proposal_cfg'], max_boxes=150, nms_iou=0.7)

@@ -69,7 +69,7 @@ def test_computed_proposals_equal_the_generated_datas(synthetic_root):
         info = ds.get_data_info(i)
         stored = info.pop('proposals')
         out = transform(load(info))
-        assert 0 < len(out['proposals']) <= 150
+        assert 0 < len(out['proposals']) <= step.proposal_cfg.max_boxes
         np.testing.assert_array_equal(out['proposals'], stored['bboxes'])
         np.testing.assert_array_equal(out['proposals_scores'],
                                       np.zeros(len(stored['bboxes'])))
@@ -147,7 +147,7 @@ def test_configs_record_how_the_proposals_were_made(synthetic_root):
         seed=synthetic.SS_SEED,
         max_boxes=cfg.val_dataloader.dataset.num_max_proposals,
         nms_iou=cfg.val_dataloader.dataset.proposal_nms_iou)
-    assert recorded['max_side'] == 192 and recorded['max_boxes'] == 150
+    assert recorded['max_side'] == 192 and recorded['max_boxes'] == 2000
     assert recorded['nms_iou'] is None
     assert check_proposal_cfg(cfg.proposal_cfg) == recorded
     with open(osp.join(synthetic_root, 'annotations', 'val.json')) as f:
