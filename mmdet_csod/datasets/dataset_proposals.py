@@ -23,8 +23,8 @@ from typing import List, Optional, Set
 
 from mmengine.logging import print_log
 
-from .proposals import (ProposalFile, ProposalStats, check_nms_iou,
-                        clean_proposals, load_proposal_file, proposal_key)
+from .proposals import (ProposalFile, ProposalStats, clean_proposals,
+                        load_proposal_file, proposal_key)
 
 SCAN_MAX_BOXES = 50_000_000  # ~1 GB of boxes; VOC 07+12 at 2000 an image: 33M
 _MAX_NAMED = 5  # images named in the log per process, per kind
@@ -53,7 +53,6 @@ class AttachedProposals:
     def __init__(self, pfile: ProposalFile, max_num: Optional[int],
                  min_size: float, scanned: bool, stats: ProposalStats,
                  nms_iou: Optional[float] = None) -> None:
-        check_nms_iou(nms_iou, 'proposal_nms_iou')
         self.pfile = pfile
         self.max_num = max_num
         self.min_size = min_size

@@ -42,9 +42,22 @@ from mmengine.config import DictAction  # noqa: E402
 DUPLICATE_IOU = 0.7
 
 
-def _limit(text):
-    """'none' -> None, else the number (int for --max-num)."""
-    return None if text.lower() == 'none' else text
+def _or_none(convert, what):
+    """An argparse ``type``: 'none' -> None, else ``convert(text)``, which
+    must give a number above 0 (``what`` names it in the error)."""
+
+    def parse(text):
+        if text.lower() == 'none':
+            return None
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            raise argparse.ArgumentTypeError(f'{what} or none, got {text!r}')
+        return value
+
+    return parse
 
 
 def parse_args(argv=None):
@@ -59,13 +72,13 @@ def parse_args(argv=None):
         '--num-images', type=int, help='the first N images of the split')
     parser.add_argument(
         '--max-num',
-        type=_limit,
+        type=_or_none(int, 'an int >= 1'),
         default=argparse.SUPPRESS,
         help='proposals kept an image (default: the config\'s '
         'num_max_proposals; none: all)')
     parser.add_argument(
         '--nms-iou',
-        type=_limit,
+        type=_or_none(float, 'a number in (0, 1]'),
         default=argparse.SUPPRESS,
         help='near-duplicates dropped first (default: the config\'s '
         'proposal_nms_iou; none: kept)')
@@ -81,16 +94,6 @@ def parse_args(argv=None):
         action=DictAction,
         help='override config entries, key=value')
     args = parser.parse_args(argv)
-    try:
-        if 'max_num' in args and args.max_num is not None:
-            args.max_num = int(args.max_num)
-            if args.max_num < 1:
-                raise ValueError
-        if 'nms_iou' in args and args.nms_iou is not None:
-            args.nms_iou = float(args.nms_iou)
-    except ValueError:
-        parser.error('--max-num takes an int >= 1 or none, --nms-iou a '
-                     'number or none')
     if args.num_images is not None and args.num_images < 1:
         parser.error('--num-images must be >= 1')
     if not 0 < args.iou_thr <= 1:
