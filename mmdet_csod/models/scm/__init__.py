@@ -3,6 +3,7 @@ from .extent_fcos_head import ExtentFCOSHead
 from .fc_regressor import ProposalFCRegressor
 from .heatmap_fcos import HeatmapFCOS
 from .neighbour_composition import NeighbourComposition
+from .scale_composition import ScaleComposition
 from .scm_feature_inputs import (HeatmapFeatureInputs, HeatmapImageInputs,
                                  QueryHeatmapsWithFeats,
                                  features_on_heatmap_grid)
@@ -12,7 +13,7 @@ from .spatial_correlation import SpatialCorrelationModule
 
 __all__ = [
     'HeatmapFCOS', 'ExtentFCOSHead', 'ProposalFCRegressor',
-    'SpatialCorrelationModule', 'NeighbourComposition',
+    'SpatialCorrelationModule', 'NeighbourComposition', 'ScaleComposition',
     'BaseSCMInputs', 'BoxInputs', 'HeatmapInputs', 'QueryBatch', 'QueryBoxes',
     'QueryHeatmaps', 'HeatmapFeatureInputs', 'HeatmapImageInputs',
     'QueryHeatmapsWithFeats',

@@ -27,8 +27,11 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
+__all__ = ['NeighbourComposition', 'query_object_boxes']
 
-def _object_boxes(selected: InstanceList, targets: List[Tensor]) -> Tensor:
+
+def query_object_boxes(selected: InstanceList,
+                       targets: List[Tensor]) -> Tensor:
     """Per query the ground-truth box its top selected box overlaps most.
 
     All queries at once: the targets are zero-padded to [Q, K_max, 4]
@@ -166,9 +169,9 @@ class NeighbourComposition:
         idx, partner = idx[chosen].tolist(), partner[chosen].tolist()
         if not idx:
             return queries, selected, targets
-        objects = _object_boxes([selected[i] for i in idx],
+        objects = query_object_boxes([selected[i] for i in idx],
                                 [targets[i] for i in idx])
-        partner_objects = _object_boxes([selected[p] for p in partner],
+        partner_objects = query_object_boxes([selected[p] for p in partner],
                                         [targets[p] for p in partner])
         dxy = self.offsets(objects, partner_objects).repeat(1, 2)  # [M, 4]
         weights = _uniform(self.weight, len(idx), objects)
