@@ -170,9 +170,9 @@ class NeighbourComposition:
         if not idx:
             return queries, selected, targets
         objects = query_object_boxes([selected[i] for i in idx],
-                                [targets[i] for i in idx])
-        partner_objects = query_object_boxes([selected[p] for p in partner],
-                                        [targets[p] for p in partner])
+                                     [targets[i] for i in idx])
+        partner_objects = query_object_boxes(
+            [selected[p] for p in partner], [targets[p] for p in partner])
         dxy = self.offsets(objects, partner_objects).repeat(1, 2)  # [M, 4]
         weights = _uniform(self.weight, len(idx), objects)
         new_selected = []
