@@ -60,6 +60,8 @@ def test_ours_plus_switches():
     ('det-pseudo', {'model.det_pseudo_boxes', 'custom_hooks'}),
     ('neighbours', {'model.scm.train_composition',
                     'model.scm.train_composition.type'}),
+    ('scale-jitter', {'model.scm.train_composition',
+                      'model.scm.train_composition.type'}),
 ])
 def test_ablation_changes_only_its_switch(name, keys):
     diff = _diff(name)
