@@ -1,11 +1,13 @@
 """What each stage of a DRN's chain makes of the training images.
 
-For the recognition head's top box (``rec``), the SCM's box (``scm``), the
-pseudo boxes that reach the detection head (``pseudo``) and the detection
-head's predictions (``det``), measured against the images' *full* ground
-truth (novel boxes included, read from the COCO json for measuring only),
-for base and novel classes, and for objects that touch or overlap another
-object (``touching``) vs free-standing ones (``free``).
+For the top box of the recognition head's MIL stream (``mil``, the seed of
+its first refinement branch), the recognition head's top box (``rec``),
+the SCM's box (``scm``), the pseudo boxes that reach the detection head
+(``pseudo``) and the detection head's predictions (``det``), measured
+against the images' *full* ground truth (novel boxes included, read from
+the COCO json for measuring only), for base and novel classes, and for
+objects that touch or overlap another object (``touching``) vs
+free-standing ones (``free``).
 
 This module reads the ground truth, builds the data and runs the model;
 the figures themselves are computed and written out by
@@ -92,10 +94,11 @@ def load_full_gt(ann_file: str,
 
 def stage_classes_of(model) -> Dict[str, List[int]]:
     """The classes each stage of a DRN boxes: the recognition head's (and
-    the SCM's), the novel ones for the pseudo boxes (none without)."""
+    its MIL stream's and the SCM's), the novel ones for the pseudo boxes
+    (none without)."""
     rec = list(model.rec_label_map)
     pseudo = list(model.novel_labels) if model.pseudo_gt != 'none' else []
-    return dict(rec=rec, scm=rec, pseudo=pseudo)
+    return dict(mil=rec, rec=rec, scm=rec, pseudo=pseudo)
 
 
 def _unwrap_dataset_cfg(ds_cfg):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 
-STAGES = ('rec', 'scm', 'pseudo', 'det')
+STAGES = ('mil', 'rec', 'scm', 'pseudo', 'det')
 GROUPS = ('base', 'novel')
 CONFIGS = ('all', 'touching', 'free')
 # where a missed top box landed (percent of pairs; with corloc they and the
@@ -18,6 +18,7 @@ CONFIGS = ('all', 'touching', 'free')
 LANDINGS = ('part', 'too_large', 'on_other', 'elsewhere')
 _COMMON = ('corloc', 'mean_iou', 'count', 'area_ratio') + LANDINGS
 FIGURES = dict(
+    mil=_COMMON,
     rec=_COMMON,
     scm=_COMMON + ('fallback', ),
     pseudo=_COMMON + ('fallback', 'boxes_per_pair'),

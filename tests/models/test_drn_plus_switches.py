@@ -350,23 +350,39 @@ def test_predict_stages(synthetic_root):
         preds = model.predict(inputs, [s.clone() for s in samples])
     assert len(scaled) == len(plain) == len(samples)
     novel_seen = 0
-    for out, raw, sample, pred in zip(scaled, plain, samples, preds):
-        assert set(out) == set(raw) == {'rec', 'scm', 'pseudo', 'det'}
+    for i, (out, raw, sample, pred) in enumerate(
+            zip(scaled, plain, samples, preds)):
+        assert set(out) == set(raw) == {'mil', 'rec', 'scm', 'pseudo',
+                                        'det'}
         present = torch.nonzero(sample.image_labels > 0).flatten().tolist()
         rec_present = [g for g in present if g in model.rec_label_map]
         novel = [g for g in present if g in model.novel_labels]
         novel_seen += len(novel)
         assert sorted(out['rec'].labels.tolist()) == sorted(rec_present)
         assert sorted(out['scm'].labels.tolist()) == sorted(rec_present)
+        assert torch.equal(out['mil'].labels, out['rec'].labels)
         assert sorted(out['pseudo'].labels.tolist()) == sorted(novel)
         # rec boxes are proposals (the input's pixels without rescale)
         props = get_box_tensor(sample.proposals.bboxes)
         for box in raw['rec'].bboxes:
             assert (props == box).all(dim=1).any()
+        # mil and rec: each class's top proposal by the MIL stream's and by
+        # the refinement's scores
+        with torch.no_grad():
+            rec = model.rec_head.forward_rois(
+                model.extract_feat(inputs[i:i + 1]), [sample.proposals])
+        cols = [model.rec_label_map.index(g) for g in
+                raw['rec'].labels.tolist()]
+        for key, scores in (('mil', rec.outs['mil_scores']),
+                            ('rec', rec.scores[0])):
+            top = scores[:, cols].argmax(dim=0)
+            assert torch.equal(raw[key].bboxes, rec.proposals[0][top]), key
+            assert torch.equal(raw[key].scores,
+                               scores[top, cols]), key
         # rescale: the same boxes divided by the scale factor
         sx, sy = sample.metainfo['scale_factor']
         inv = torch.tensor([sx, sy, sx, sy])
-        for key in ('rec', 'scm', 'pseudo'):
+        for key in ('mil', 'rec', 'scm', 'pseudo'):
             assert torch.equal(out[key].labels, raw[key].labels), key
             assert torch.equal(out[key].scores, raw[key].scores), key
             torch.testing.assert_close(out[key].bboxes,

@@ -103,7 +103,8 @@ def test_two_methods_two_seeds_then_reuse(synthetic_root, tmp_path, capsys):
         assert all(0.0 <= v <= 100.0 for v in ap.values()), run
         if run['method'] == 'ours' and diag:  # the real tool's contract
             assert run['diagnostics'].endswith('diagnostics.json'), run
-            assert set(run['stages']) <= {'rec', 'scm', 'pseudo', 'det'}
+            assert set(run['stages']) <= {'mil', 'rec', 'scm', 'pseudo',
+                                          'det'}
         else:
             assert run['stages'] is None and run['diagnostics'] == (
                 'not a DRN model' if run['method'] == 'oicr' else
@@ -211,12 +212,15 @@ def test_stage_figures_aggregated_and_tabled():
         tool.aggregate(method_of(tool, 'ours'), runs)
     ]
     lines = tool.table1_report.stages_table(aggs).splitlines()
+    # the MIL stream's columns empty: runs without them (before it was
+    # measured) still make a table
     assert lines == [
-        '| Method | rec CorLoc | SCM CorLoc | SCM fallback % | '
-        'pseudo CorLoc | det CorLoc | rec box / object | SCM box / object | '
-        'det box / object |', '|' + ' --- |' * 9,
-        '| Ours | 50.0 / 40.0 / - | - / - / 30.0 | 20.0 / - / - | '
-        '- / - / - | - / - / - | 1.00 / - / - | - / - / - | - / - / - |'
+        '| Method | MIL CorLoc | rec CorLoc | SCM CorLoc | SCM fallback % | '
+        'pseudo CorLoc | det CorLoc | MIL box / object | rec box / object | '
+        'SCM box / object | det box / object |', '|' + ' --- |' * 11,
+        '| Ours | - / - / - | 50.0 / 40.0 / - | - / - / 30.0 | '
+        '20.0 / - / - | - / - / - | - / - / - | - / - / - | 1.00 / - / - | '
+        '- / - / - | - / - / - |'
     ]
     md = tool.markdown_report(aggs, runs)
     assert ('\n## Where the chain loses (novel classes, train images)\n\n' +

@@ -55,7 +55,7 @@ def test_published_copy_and_json_layout(tmp_path, monkeypatch, capsys):
     md = (publish / 'table1.md').read_text()
     assert md.splitlines()[0] == HEADER
     assert '| OICR | 0 | **20.0** | 40.0 | 30.0 |' in md
-    assert '| Ours | 40.0 / 30.0 / - |' in md
+    assert '| Ours | - / - / - | 40.0 / 30.0 / - |' in md
     out = capsys.readouterr().out
     assert str(publish / 'table1.md') in out and 'wall time ' in out
 

@@ -60,8 +60,10 @@ def check_layout(stages, expected_stages):
 
 
 @pytest.mark.parametrize('config, stages', [
-    ('configs/csod/drn_tiny_synthetic.py', ['rec', 'scm', 'pseudo', 'det']),
-    ('configs/csod/ours-wo-scm_tiny_synthetic.py', ['rec', 'pseudo', 'det']),
+    ('configs/csod/drn_tiny_synthetic.py',
+     ['mil', 'rec', 'scm', 'pseudo', 'det']),
+    ('configs/csod/ours-wo-scm_tiny_synthetic.py',
+     ['mil', 'rec', 'pseudo', 'det']),
 ])
 def test_diagnose_drn_writes_every_figure(config, stages, synthetic_root,
                                           tmp_path):
@@ -97,6 +99,10 @@ def test_diagnose_drn_writes_every_figure(config, stages, synthetic_root,
     assert s['pseudo']['novel']['all']['count'] == s['det']['novel']['all'][
         'count']
     rec_base = s['rec']['base']['all']['count']
+    # the MIL stream boxes the classes the refinement boxes
+    for group in ('base', 'novel'):
+        assert s['mil'][group]['all']['count'] == s['rec'][group]['all'][
+            'count']
     if model.rec_classes == 'all':
         assert rec_base == s['det']['base']['all']['count']
         assert s['scm']['novel']['all']['count'] == s['det']['novel'][

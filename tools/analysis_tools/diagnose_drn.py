@@ -12,6 +12,9 @@ measuring only), for base and novel classes, over all (image, present
 class) pairs and over those whose object touches or overlaps another object
 (``touching``) or stands free (``free``):
 
+- ``mil``: the top box of the recognition head's MIL stream (WSDDN's
+  scores, learnt from the image labels alone; the seed of the first
+  refinement branch), with the figures of ``rec``;
 - ``rec``: the recognition head's top box (``corloc``, ``mean_iou``,
   ``count``, ``area_ratio``: percent of pairs with IoU >= 0.5, mean best
   IoU in percent, pairs measured, median area of the box over its

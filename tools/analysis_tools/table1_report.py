@@ -22,11 +22,13 @@ TARGET_NOVEL_AP50 = 30.0
 # "where the chain loses": (title, stage, figure, decimals) of the novel
 # group, each cell the configs in STAGE_CONFIGS; the area ratios (box over
 # object, median) tell a part (< 1) from a box too large (> 1)
-STAGE_COLUMNS = [('rec CorLoc', 'rec', 'corloc', 1),
+STAGE_COLUMNS = [('MIL CorLoc', 'mil', 'corloc', 1),
+                 ('rec CorLoc', 'rec', 'corloc', 1),
                  ('SCM CorLoc', 'scm', 'corloc', 1),
                  ('SCM fallback %', 'scm', 'fallback', 1),
                  ('pseudo CorLoc', 'pseudo', 'corloc', 1),
                  ('det CorLoc', 'det', 'corloc', 1),
+                 ('MIL box / object', 'mil', 'area_ratio', 2),
                  ('rec box / object', 'rec', 'area_ratio', 2),
                  ('SCM box / object', 'scm', 'area_ratio', 2),
                  ('det box / object', 'det', 'area_ratio', 2)]
@@ -261,9 +263,11 @@ def markdown_report(aggregates, runs, wall_time_min=None):
         parts.append(f'\n## {title}\n\n{table or empty + chr(10)}')
         if title.startswith('Where') and table:
             parts.append('\nEach cell: ' + ' / '.join(STAGE_CONFIGS) +
-                         ' (mean over seeds, percent); rec: recognition '
-                         'head, SCM: its mined boxes, pseudo: pseudo '
-                         'ground truth, det: detection head.\n')
+                         ' (mean over seeds, percent); MIL: the '
+                         'recognition head\'s MIL stream (image labels '
+                         'only; the seed of its refinement), rec: '
+                         'recognition head, SCM: its mined boxes, pseudo: '
+                         'pseudo ground truth, det: detection head.\n')
     if wall_time_min is not None:
         parts.append(f'\nWall time of the benchmark: {wall_time_min:.1f} '
                      'min.\n')

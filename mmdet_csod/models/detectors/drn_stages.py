@@ -1,6 +1,7 @@
 """What each stage of a DRN makes of a batch: scores before NMS, and the
-recognition, SCM, pseudo-box and detection outputs side by side."""
-from typing import Dict, List
+MIL stream's, recognition, SCM, pseudo-box and detection outputs side by
+side."""
+from typing import Dict, List, Tuple
 
 import torch
 from mmdet.structures import SampleList
@@ -8,8 +9,35 @@ from mmdet.structures.bbox import bbox2roi, get_box_tensor, scale_boxes
 from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from ...structures import image_labels_of
+
+
+def top_proposals(proposals: List[Tensor], scores: List[Tensor],
+                  queries: Tensor) -> Tuple[Tensor, Tensor]:
+    """Each query's top-scoring proposal, all queries at once.
+
+    Args:
+        proposals (list[Tensor]): Per image [R_i, 4].
+        scores (list[Tensor]): Per image [R_i, C].
+        queries (Tensor): [Q, 2] long (image index, class column).
+
+    Returns:
+        tuple: ``boxes`` [Q, 4] and their ``scores`` [Q] (the first of
+        equal scores; a zero box scored -inf for an image without
+        proposals).
+    """
+    if not len(queries):
+        return proposals[0].new_zeros((0, 4)), scores[0].new_zeros((0, ))
+    img = queries[:, 0].to(scores[0].device)
+    col = queries[:, 1].to(scores[0].device)
+    padded = pad_sequence(scores, batch_first=True,
+                          padding_value=float('-inf'))  # [B, R_max, C]
+    per_query = padded[img, :, col]  # [Q, R_max]
+    best = per_query.argmax(dim=1)
+    boxes = pad_sequence(proposals, batch_first=True)[img, best]
+    return boxes, per_query[torch.arange(len(best)), best]
 
 
 class DRNStagesMixin:
@@ -85,6 +113,10 @@ class DRNStagesMixin:
             list[dict]: Per image, InstanceData with ``bboxes`` [K, 4],
             global ``labels`` [K] and ``scores`` [K]:
 
+            - ``mil`` (None when the recognition head has no MIL stream):
+              the top-scoring proposal of every present class it scores
+              by its MIL stream's scores (WSDDN's, the image labels' only
+              learner and the seed of the first refinement branch);
             - ``rec``: the recognition head's top-scoring proposal of every
               present class it scores;
             - ``scm`` (None without an SCM): the SCM's box of every present
@@ -122,17 +154,14 @@ class DRNStagesMixin:
                     labels.append(g)
         q = torch.tensor(queries, dtype=torch.long).reshape(-1, 2)
         labels = torch.tensor(labels, dtype=torch.long)
-        top_boxes, top_scores = [], []
-        for i, c in queries:
-            s = rec.scores[i][:, c]
-            k = s.argmax()
-            top_boxes.append(rec.proposals[i][k])
-            top_scores.append(s[k])
         dev = rec.feats.device
-        rec_boxes = torch.stack(top_boxes) if queries else \
-            torch.zeros((0, 4), device=dev)
-        rec_sc = torch.stack(top_scores) if queries else \
-            torch.zeros((0, ), device=dev)
+        rec_boxes, rec_sc = top_proposals(rec.proposals, rec.scores, q)
+        mil = rec.outs.get('mil_scores') if isinstance(rec.outs,
+                                                       dict) else None
+        if mil is not None:
+            mil_boxes, mil_sc = top_proposals(
+                rec.proposals,
+                list(mil.split([len(p) for p in rec.proposals])), q)
         scm_res = maps = None
         scm_feats = self.scm_feats(batch_inputs, x)
         if self.scm is not None and queries:
@@ -162,6 +191,10 @@ class DRNStagesMixin:
             inv = [1 / f for f in sf] if rescale else [1., 1.]
             sel = (q[:, 0] == i).to(dev)
             item = dict(
+                mil=None if mil is None else InstanceData(
+                    bboxes=scale_boxes(mil_boxes[sel], inv),
+                    labels=labels.to(dev)[sel],
+                    scores=mil_sc[sel]),
                 rec=InstanceData(
                     bboxes=scale_boxes(rec_boxes[sel], inv),
                     labels=labels.to(dev)[sel],
