@@ -2,6 +2,7 @@
 and an SCM trained with them that learns to leave the neighbour out."""
 import pytest
 import torch
+from _scm_training import train_scm
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures.bbox import bbox_overlaps
 from mmengine.structures import InstanceData
@@ -149,23 +150,7 @@ def _with_neighbour(gen, n_img):
 
 
 def _train_scm(composition, steps=400):
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
-    scm = MODELS.build(
-        dict(type='SpatialCorrelationModule',
-             heatmap_stride=4,
-             train_composition=composition,
-             detector=dict(type='HeatmapFCOS', num_convs=5, num_pools=2,
-                           feat_channels=32,
-                           norm_cfg=dict(type='GN', num_groups=8))))
-    optim = torch.optim.Adam(scm.parameters(), lr=1e-3)
-    scm.train()
-    for _ in range(steps):
-        losses = scm.loss(*_free_standing(gen, 4))
-        optim.zero_grad()
-        sum(losses.values()).backward()
-        optim.step()
-    scm.eval()
+    scm = train_scm(composition, lambda gen: _free_standing(gen, 4), steps)
     props, scores, queries, targets, shapes = _with_neighbour(
         torch.Generator().manual_seed(1), 16)
     out = scm.predict(props, scores, queries, shapes)

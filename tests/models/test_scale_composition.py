@@ -4,7 +4,8 @@ import math
 
 import pytest
 import torch
-from mmdet.registry import MODELS, TASK_UTILS
+from _scm_training import train_scm
+from mmdet.registry import TASK_UTILS
 from mmdet.structures.bbox import bbox_overlaps
 from mmengine.structures import InstanceData
 
@@ -103,23 +104,8 @@ def _queries(gen, n_img, sides):
 def _train_scm(composition, steps=400):
     """IoU with their objects of the SCM's boxes of 32 small objects
     (sides 24-40), the SCM trained on large ones (sides 70-120) only."""
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
-    scm = MODELS.build(
-        dict(type='SpatialCorrelationModule',
-             heatmap_stride=4,
-             train_composition=composition,
-             detector=dict(type='HeatmapFCOS', num_convs=5, num_pools=2,
-                           feat_channels=32,
-                           norm_cfg=dict(type='GN', num_groups=8))))
-    optim = torch.optim.Adam(scm.parameters(), lr=1e-3)
-    scm.train()
-    for _ in range(steps):
-        losses = scm.loss(*_queries(gen, 4, (70, 120)))
-        optim.zero_grad()
-        sum(losses.values()).backward()
-        optim.step()
-    scm.eval()
+    scm = train_scm(composition, lambda gen: _queries(gen, 4, (70, 120)),
+                    steps)
     props, scores, queries, targets, shapes = _queries(
         torch.Generator().manual_seed(1), 32, (24, 40))
     out = scm.predict(props, scores, queries, shapes)
