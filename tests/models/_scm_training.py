@@ -3,6 +3,7 @@ of the SCM's training compositions (``NeighbourComposition``,
 ``ScaleComposition``)."""
 import torch
 from mmdet.registry import MODELS
+from mmdet.structures.bbox import bbox_overlaps
 
 
 def train_scm(composition, make_queries, steps=400):
@@ -30,3 +31,27 @@ def train_scm(composition, make_queries, steps=400):
         optim.step()
     scm.eval()
     return scm
+
+
+def object_queries(gen, n_img, sides=(60, 120)):
+    """``n_img`` queries (``SpatialCorrelationModule.loss``'s arguments),
+    one object each with sides in ``sides`` in a 384-pixel image:
+    confident boxes on the object (jittered by 5 pixels) and on its parts,
+    scored by their IoU with it (a base query as the recognition head
+    makes it), no neighbour."""
+    lo, hi = sides
+    props, scores, targets = [], [], []
+    for _ in range(n_img):
+        x1, y1 = (20 + torch.rand(2, generator=gen) * 120).tolist()
+        bw, bh = (lo + torch.rand(2, generator=gen) * (hi - lo)).tolist()
+        gt = torch.tensor([[x1, y1, x1 + bw, y1 + bh]])
+        jitter = gt + torch.randn(30, 4, generator=gen) * 5
+        corner = gt[:, :2] + torch.rand(20, 2, generator=gen) * bw / 2
+        part = torch.cat([corner, corner + bw / 2], 1)
+        p = torch.cat([jitter, part]).clamp(0, 384)
+        s = bbox_overlaps(p, gt) + 0.05 * torch.rand(len(p), 1, generator=gen)
+        props.append(p)
+        scores.append(s)
+        targets.append(gt)
+    queries = torch.stack([torch.arange(n_img), torch.zeros(n_img).long()], 1)
+    return props, scores, queries, targets, [(384, 384)] * n_img

@@ -2,7 +2,7 @@
 and an SCM trained with them that learns to leave the neighbour out."""
 import pytest
 import torch
-from _scm_training import train_scm
+from _scm_training import object_queries, train_scm
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures.bbox import bbox_overlaps
 from mmengine.structures import InstanceData
@@ -120,21 +120,7 @@ def test_scm_rejects_composition_with_feature_inputs():
 def _free_standing(gen, n_img):
     """Base-like queries: confident boxes on the object and on its parts,
     no neighbour (as where base objects seldom touch another)."""
-    props, scores, targets = [], [], []
-    for _ in range(n_img):
-        x1, y1 = (20 + torch.rand(2, generator=gen) * 120).tolist()
-        bw, bh = (60 + torch.rand(2, generator=gen) * 60).tolist()
-        gt = torch.tensor([[x1, y1, x1 + bw, y1 + bh]])
-        jitter = gt + torch.randn(30, 4, generator=gen) * 5
-        corner = gt[:, :2] + torch.rand(20, 2, generator=gen) * bw / 2
-        part = torch.cat([corner, corner + bw / 2], 1)
-        p = torch.cat([jitter, part]).clamp(0, 384)
-        s = bbox_overlaps(p, gt) + 0.05 * torch.rand(len(p), 1, generator=gen)
-        props.append(p)
-        scores.append(s)
-        targets.append(gt)
-    queries = torch.stack([torch.arange(n_img), torch.zeros(n_img).long()], 1)
-    return props, scores, queries, targets, [(384, 384)] * n_img
+    return object_queries(gen, n_img, (60, 120))
 
 
 def _with_neighbour(gen, n_img):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from _scm_training import train_scm
+from _scm_training import object_queries, train_scm
 from mmdet.registry import TASK_UTILS
 from mmdet.structures.bbox import bbox_overlaps
 from mmengine.structures import InstanceData
@@ -79,34 +79,12 @@ def test_no_copies_and_bad_arguments():
         ScaleComposition(prob=1.5)
 
 
-def _queries(gen, n_img, sides):
-    """Queries of objects with sides in ``sides``: confident boxes on the
-    object (jittered by 5 pixels) and on its parts, scored by their IoU
-    with it (a base query as the recognition head makes it)."""
-    lo, hi = sides
-    props, scores, targets = [], [], []
-    for _ in range(n_img):
-        x1, y1 = (20 + torch.rand(2, generator=gen) * 120).tolist()
-        bw, bh = (lo + torch.rand(2, generator=gen) * (hi - lo)).tolist()
-        gt = torch.tensor([[x1, y1, x1 + bw, y1 + bh]])
-        jitter = gt + torch.randn(30, 4, generator=gen) * 5
-        corner = gt[:, :2] + torch.rand(20, 2, generator=gen) * bw / 2
-        part = torch.cat([corner, corner + bw / 2], 1)
-        p = torch.cat([jitter, part]).clamp(0, 384)
-        s = bbox_overlaps(p, gt) + 0.05 * torch.rand(len(p), 1, generator=gen)
-        props.append(p)
-        scores.append(s)
-        targets.append(gt)
-    queries = torch.stack([torch.arange(n_img), torch.zeros(n_img).long()], 1)
-    return props, scores, queries, targets, [(384, 384)] * n_img
-
-
 def _train_scm(composition, steps=400):
     """IoU with their objects of the SCM's boxes of 32 small objects
     (sides 24-40), the SCM trained on large ones (sides 70-120) only."""
-    scm = train_scm(composition, lambda gen: _queries(gen, 4, (70, 120)),
+    scm = train_scm(composition, lambda gen: object_queries(gen, 4, (70, 120)),
                     steps)
-    props, scores, queries, targets, shapes = _queries(
+    props, scores, queries, targets, shapes = object_queries(
         torch.Generator().manual_seed(1), 32, (24, 40))
     out = scm.predict(props, scores, queries, shapes)
     # the detector's own boxes, not the fallback (the top proposal)
