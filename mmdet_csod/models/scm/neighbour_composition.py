@@ -27,7 +27,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-__all__ = ['NeighbourComposition', 'query_object_boxes']
+__all__ = ['NeighbourComposition', 'query_object_boxes', 'usable_queries']
 
 
 def query_object_boxes(selected: InstanceList,
@@ -50,6 +50,16 @@ def query_object_boxes(selected: InstanceList,
     gts = pad_sequence(targets, batch_first=True)  # [Q, K_max, 4]
     best = bbox_overlaps(tops, gts)[:, 0].argmax(dim=1)  # [Q]
     return gts[torch.arange(len(gts), device=gts.device), best]
+
+
+def usable_queries(selected: InstanceList,
+                   targets: List[Tensor]) -> List[int]:
+    """Indices of the queries a composition can copy: at least one
+    selected box and one target box. Q items each -> list of int."""
+    return [
+        i for i, (s, t) in enumerate(zip(selected, targets))
+        if len(s) and len(t)
+    ]
 
 
 def _uniform(bounds: Tuple[float, float], num: int, like: Tensor) -> Tensor:
@@ -155,10 +165,8 @@ class NeighbourComposition:
             image index, class column and targets).
         """
         targets = [get_box_tensor(t) for t in targets]
-        idx = torch.tensor([
-            i for i, (s, t) in enumerate(zip(selected, targets))
-            if len(s) and len(t)
-        ], dtype=torch.long)
+        idx = torch.tensor(usable_queries(selected, targets),
+                           dtype=torch.long)
         num = len(idx)
         if num < 2 or self.prob == 0:
             return queries, selected, targets

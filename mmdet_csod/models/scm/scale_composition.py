@@ -35,7 +35,7 @@ from mmdet.utils import InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from .neighbour_composition import query_object_boxes
+from .neighbour_composition import query_object_boxes, usable_queries
 
 
 def _scaled(boxes: Tensor, centre: Tensor, factor: Tensor,
@@ -95,26 +95,12 @@ class ScaleComposition:
         self, queries: Tensor, selected: InstanceList,
         targets: List[Tensor], img_shapes: Sequence[Tuple[int, int]]
     ) -> Tuple[Tensor, InstanceList, List[Tensor]]:
-        """The queries with their scaled copies appended.
-
-        Args:
-            queries (Tensor): [Q, 2] (image index, class column).
-            selected (list[InstanceData]): Q items, ``bboxes`` [n_q, 4]
-                (image pixels) and ``scores`` [n_q], by decreasing score.
-            targets (list[Tensor]): Q items, [K_q, 4] ground-truth boxes,
-                image pixels.
-            img_shapes (Sequence): Per image (h, w).
-
-        Returns:
-            tuple: queries [Q + M, 2], selected and targets (Q + M items):
-            the inputs, then the M scaled copies (each with its query's
-            image index and class column).
-        """
+        """The queries with their M scaled copies appended: the arguments
+        and results of :meth:`NeighbourComposition.__call__` (queries
+        [Q + M, 2]; selected and targets Q + M items, the copies' targets
+        scaled with them)."""
         targets = [get_box_tensor(t) for t in targets]
-        usable = [
-            i for i, (s, t) in enumerate(zip(selected, targets))
-            if len(s) and len(t)
-        ]
+        usable = usable_queries(selected, targets)
         if not usable or self.prob == 0:
             return queries, selected, targets
         chosen = (torch.rand(len(usable)) < self.prob).tolist()
