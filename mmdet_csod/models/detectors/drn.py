@@ -12,6 +12,7 @@ from torch import Tensor
 
 from ...structures import (complete_class_split, image_label_weights_of,
                            image_labels_of)
+from .drn_evidence import EVIDENCE_STREAMS, DRNEvidenceMixin
 from .drn_objectness import DRNObjectnessMixin
 from .drn_stages import DRNStagesMixin
 from .drn_targets import DRNTargetsMixin, with_pseudo_gt
@@ -22,8 +23,8 @@ NOVEL_FROM = ('det', 'rec')
 
 
 @MODELS.register_module()
-class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
-          TwoStageDetector):
+class DRN(DRNTargetsMixin, DRNEvidenceMixin, DRNObjectnessMixin,
+          DRNStagesMixin, TwoStageDetector):
     """Detection-Recognition Network: recognition head -> SCM -> detection.
 
     One backbone; RoI features of the proposals (RoI pooling + two fc
@@ -113,6 +114,10 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
             unlabelled proposals are made from are weighed by its
             objectness (:meth:`weigh_by_objectness`; beyond the paper).
             None: the recognition scores alone, as in the paper.
+        scm_evidence (str): The recognition scores the SCM and the pseudo
+            boxes are made from: 'refined' (the refinement branches', the
+            paper) or 'mil' (the MIL stream's, learnt from image labels
+            alone for base and novel classes alike; beyond the paper).
         det_pseudo_boxes (bool): While ``det_pseudo_enabled`` (switched
             by ``PseudoGTSwitchHook``'s ``det_start_epoch``; True when
             built), the novel classes' pseudo boxes are the
@@ -151,6 +156,7 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
                  scm_gate: Optional[dict] = None,
                  objectness_head: Optional[dict] = None,
                  det_pseudo_boxes: bool = False,
+                 scm_evidence: str = 'refined',
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -158,7 +164,9 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
         for name, value, allowed in [('rec_classes', rec_classes, REC_CLASSES),
                                      ('pseudo_gt', pseudo_gt,
                                       PSEUDO_GT_SOURCES),
-                                     ('novel_from', novel_from, NOVEL_FROM)]:
+                                     ('novel_from', novel_from, NOVEL_FROM),
+                                     ('scm_evidence', scm_evidence,
+                                      EVIDENCE_STREAMS)]:
             if value not in allowed:
                 raise ValueError(f'{name} must be one of {allowed}, got '
                                  f'{value!r}')
@@ -207,6 +215,7 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
         if share_roi_features:
             self.roi_head.share_features(self.rec_head.extract_roi_features)
         self.pseudo_gt = pseudo_gt
+        self.scm_evidence = scm_evidence
         self.novel_from = novel_from
         self.loss_weights = dict(rec=1.0, det=10.0, scm=10.0, rpn=1.0, obj=1.0)
         self.loss_weights.update(loss_weights)
@@ -278,16 +287,18 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
                 or self.unlabelled_topk is not None):
             rec = self.rec_head.forward_rois(x, rpn_results_list)
             proposals = [p.detach() for p in rec.proposals]
-            rec_scores = [s.detach() for s in rec.scores]
             obj_logits = self.objectness_logits(rec.feats)
             if obj_logits is not None:
                 losses.update(_weighted('obj_', self.objectness_loss(
                     obj_logits, proposals, batch_data_samples, image_labels,
                     label_weights), w['obj']))
-            rec_scores = self.weigh_by_objectness(rec_scores, obj_logits)
+            rec_scores = self.weigh_by_objectness(
+                [s.detach() for s in rec.scores], obj_logits)
+            evidence = self.weigh_by_objectness(
+                self.evidence_scores(rec), obj_logits)
             scm_feats = self.scm_feats(batch_inputs, x)
             box_scores = self.pseudo_box_scores(
-                proposals, rec_scores,
+                proposals, evidence,
                 batch_data_samples) if use_pseudo else None
             pseudo = self.detector_pseudo_boxes(
                 rec.feats, proposals, box_scores, image_labels,
@@ -305,7 +316,7 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
                             labels=torch.cat([b.labels, p.labels]))
                         for b, p in zip(
                             self.base_scm_boxes(
-                                proposals, rec_scores,
+                                proposals, evidence,
                                 self.base_queries(batch_data_samples)[0],
                                 img_shapes, feats=scm_feats), pseudo)
                     ]
@@ -320,11 +331,11 @@ class DRN(DRNTargetsMixin, DRNObjectnessMixin, DRNStagesMixin,
             losses.update(_weighted('rec_', rec_losses, w['rec']))
             if self.scm is not None:
                 queries, targets = self.base_queries(batch_data_samples)
-                scm_losses = self.scm.loss(proposals, rec_scores, queries,
+                scm_losses = self.scm.loss(proposals, evidence, queries,
                                            targets, img_shapes,
                                            feats=scm_feats)
                 if self.scm_gate is not None:
-                    self.update_scm_gate(proposals, rec_scores, queries,
+                    self.update_scm_gate(proposals, evidence, queries,
                                          targets, img_shapes,
                                          feats=scm_feats)
                 losses.update(_weighted('scm_', scm_losses, w['scm']))

@@ -139,9 +139,10 @@ class DRNStagesMixin:
         rpn_results_list = self.proposals_for_test(x, batch_data_samples)
         rec = self.rec_head.forward_rois(x, rpn_results_list)
         # what the SCM and the pseudo boxes are made from (the recognition
-        # scores, weighed by an objectness head's scores when there is one)
+        # scores of the ``scm_evidence`` stream, weighed by an objectness
+        # head's scores when there is one)
         evidence = self.weigh_by_objectness(
-            rec.scores, self.objectness_logits(rec.feats))
+            self.evidence_scores(rec), self.objectness_logits(rec.feats))
         image_labels = image_labels_of(batch_data_samples).to(
             rec.feats.device)
         img_shapes = [s.metainfo['img_shape'][:2] for s in batch_data_samples]
