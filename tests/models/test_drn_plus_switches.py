@@ -1,50 +1,19 @@
 """The switches of the DRN beyond the paper ("Ours+"): proposals never
 taken as background (``unlabelled_topk``), several SCM boxes per class
 (``max_per_query``) and the per-stage outputs (``predict_stages``)."""
-import os.path as osp
-
 import pytest
 import torch
-from conftest import REPO_ROOT, use_data_root
-from mmdet.registry import DATASETS, MODELS
+from _drn_plus import plus_model, plus_model_and_batch
 from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
-from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.runner import set_random_seed
 from mmengine.structures import InstanceData
 
-from mmdet_csod.models.roi_heads.mil_roi_head import RecOutputs
 from mmdet_csod.models.scm import SpatialCorrelationModule
 
-PLUS = osp.join(REPO_ROOT, 'configs', 'csod', 'drn-plus_tiny_synthetic.py')
 NUM_CLASSES = 10
 NOVEL = [5, 6, 7, 8, 9]
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')
-
-
-def _cfg(root=None):
-    cfg = Config.fromfile(PLUS)
-    if root is not None:
-        use_data_root(cfg, root)
-    return cfg
-
-
-def _model(**model_kwargs):
-    """The Ours+ model, untrained (enough for the pure methods)."""
-    cfg = _cfg()
-    cfg.model.update(model_kwargs)
-    return MODELS.build(cfg.model)
-
-
-def _model_and_batch(root, num=2, split='train_dataloader'):
-    cfg = _cfg(root)
-    ds = DATASETS.build(cfg[split].dataset)
-    set_random_seed(0)  # the pipeline's random resize and flip too
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model, pseudo_collate([ds[i] for i in range(num)])
 
 
 def _labels(rows):
@@ -61,7 +30,7 @@ def test_unlabelled_proposals_are_never_sampled_as_negatives(
     """Flagged proposals away from every box are ignored (never sampled as
     background); flagged ones on a box (IoU >= 0.5) stay positives; the
     others are assigned as without the flags."""
-    model, batch = _model_and_batch(synthetic_root)
+    model, batch = plus_model_and_batch(synthetic_root)
     model.train()
     head = model.roi_head
     cfg = head.train_cfg
@@ -134,7 +103,7 @@ def test_unlabelled_proposals_rule():
     """Flagged iff among the ``unlabelled_topk`` proposals of a present
     novel class (by its recognition score); base classes and absent novel
     classes never flag."""
-    model = _model(unlabelled_topk=2)
+    model = plus_model(unlabelled_topk=2)
     assert model.rec_label_map == list(range(NUM_CLASSES))
     assert model.novel_labels == NOVEL
     # image 0: base 0 and novel 5, 7 present
@@ -174,17 +143,17 @@ def test_unlabelled_proposals_rule():
 @pytest.mark.parametrize('k', [0, -1])
 def test_unlabelled_topk_out_of_range(k):
     with pytest.raises(ValueError, match='unlabelled_topk'):
-        _model(unlabelled_topk=k)
+        plus_model(unlabelled_topk=k)
 
 
 def test_unlabelled_topk_range_ends():
-    assert _model(unlabelled_topk=1).unlabelled_topk == 1
-    assert _model(unlabelled_topk=None).unlabelled_topk is None
+    assert plus_model(unlabelled_topk=1).unlabelled_topk == 1
+    assert plus_model(unlabelled_topk=None).unlabelled_topk is None
 
 
 # ------------------------------------------------------ a training step
 def test_plus_training_step_and_the_unlabelled_switch(synthetic_root):
-    model, batch = _model_and_batch(synthetic_root)
+    model, batch = plus_model_and_batch(synthetic_root)
     topk = 10  # the switch is set here: the Ours+ config no longer sets it
     model.train()
     model.pseudo_gt_enabled = True
@@ -301,7 +270,8 @@ def test_scm_box_count_arguments():
 # ------------------------------------------- DRN.pseudo_boxes with them
 def test_pseudo_boxes_with_several_scm_boxes(monkeypatch):
     """Every SCM row lands in its own image with its global label."""
-    model = _model(scm_gate=None)  # the SCM's boxes, whatever they are worth
+    # the SCM's boxes, whatever they are worth
+    model = plus_model(scm_gate=None)
     assert model.pseudo_gt == 'scm'
     g = torch.Generator().manual_seed(0)
     proposals = [torch.rand(8, 4, generator=g) * 20 + torch.tensor(
@@ -340,8 +310,8 @@ def test_pseudo_boxes_with_several_scm_boxes(monkeypatch):
 
 # ------------------------------------------------- DRN.predict_stages
 def test_predict_stages(synthetic_root):
-    model, batch = _model_and_batch(synthetic_root, num=2,
-                                    split='val_dataloader')
+    model, batch = plus_model_and_batch(synthetic_root, num=2,
+                                        split='val_dataloader')
     model.eval()
     data = model.data_preprocessor(batch, False)
     inputs, samples = data['inputs'], data['data_samples']
@@ -393,64 +363,3 @@ def test_predict_stages(synthetic_root):
         for key in ('bboxes', 'scores', 'labels'):
             assert torch.equal(out['det'][key], pred.pred_instances[key])
     assert novel_seen > 0
-
-
-# ------------------------------ scm_evidence: which stream the SCM reads
-def test_scm_evidence_values():
-    with pytest.raises(ValueError, match='scm_evidence'):
-        _model(scm_evidence='refinement')
-    model = _model(scm_evidence='mil')
-    rec = RecOutputs([torch.zeros(3, 4)], torch.zeros(3, 8), {},
-                     [torch.zeros(3, NUM_CLASSES)])
-    with pytest.raises(KeyError, match='mil_scores'):
-        model.evidence_scores(rec)
-
-
-@pytest.mark.parametrize('stream', ['refined', 'mil'])
-def test_scm_evidence_reaches_every_reader(synthetic_root, monkeypatch,
-                                           stream):
-    """In a training step the SCM's loss, the novel pseudo boxes and the
-    base seeds all read the chosen stream's scores of that step's
-    recognition outputs; the unlabelled proposals keep the refined ones."""
-    model, batch = _model_and_batch(synthetic_root)
-    model.scm_evidence = stream
-    model.unlabelled_topk = 5
-    model.train()
-    model.pseudo_gt_enabled = True
-    data = model.data_preprocessor(batch, True)
-    seen = {}
-
-    def spy(name, fn, pos):
-        def wrapped(*args, **kwargs):
-            seen.setdefault(name, args[pos])
-            return fn(*args, **kwargs)
-        monkeypatch.setattr(model if hasattr(model, name) else model.scm,
-                            name, wrapped)
-
-    forward = model.rec_head.forward_rois
-    monkeypatch.setattr(
-        model.rec_head, 'forward_rois',
-        lambda *a, **k: seen.setdefault('rec', forward(*a, **k)))
-    spy('pseudo_box_scores', model.pseudo_box_scores, 1)
-    spy('base_scm_boxes', model.base_scm_boxes, 1)
-    spy('unlabelled_proposals', model.unlabelled_proposals, 0)
-    scm_loss = model.scm.loss
-
-    def spy_scm_loss(*args, **kwargs):
-        seen.setdefault('scm', args[1])
-        return scm_loss(*args, **kwargs)
-
-    monkeypatch.setattr(model.scm, 'loss', spy_scm_loss)
-    model(**data, mode='loss')
-    rec = seen['rec']
-    refined = [s.detach() for s in rec.scores]
-    mil = list(rec.outs['mil_scores'].detach().split(
-        [len(p) for p in rec.proposals]))
-    expected = mil if stream == 'mil' else refined
-    assert not torch.equal(mil[0], refined[0])  # else the test is void
-    for name in ('pseudo_box_scores', 'base_scm_boxes', 'scm'):
-        assert len(seen[name]) == len(expected), name
-        for got, want in zip(seen[name], expected):
-            assert torch.equal(got, want), name
-    for got, want in zip(seen['unlabelled_proposals'], refined):
-        assert torch.equal(got, want)

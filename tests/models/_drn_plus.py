@@ -1,0 +1,39 @@
+"""The Ours+ model of the generated data, untrained, and a batch of its
+data: the shared setup of the tests of the DRN's switches beyond the paper
+(``test_drn_plus_switches.py``, ``test_scm_evidence.py``)."""
+import os.path as osp
+
+from conftest import REPO_ROOT, use_data_root
+from mmdet.registry import DATASETS, MODELS
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.runner import set_random_seed
+
+PLUS = osp.join(REPO_ROOT, 'configs', 'csod', 'drn-plus_tiny_synthetic.py')
+
+
+def plus_cfg(root=None):
+    """The Ours+ config, its data at ``root`` when given."""
+    cfg = Config.fromfile(PLUS)
+    if root is not None:
+        use_data_root(cfg, root)
+    return cfg
+
+
+def plus_model(**model_kwargs):
+    """The Ours+ model with ``model_kwargs``, untrained (enough for the pure
+    methods)."""
+    cfg = plus_cfg()
+    cfg.model.update(model_kwargs)
+    return MODELS.build(cfg.model)
+
+
+def plus_model_and_batch(root, num=2, split='train_dataloader'):
+    """The Ours+ model (weights initialised, seed 0) and a collated batch
+    of the first ``num`` samples of ``split`` at ``root``."""
+    cfg = plus_cfg(root)
+    ds = DATASETS.build(cfg[split].dataset)
+    set_random_seed(0)  # the pipeline's random resize and flip too
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model, pseudo_collate([ds[i] for i in range(num)])
