@@ -37,8 +37,7 @@ def test_scm_evidence_reaches_every_reader(synthetic_root, monkeypatch,
         def wrapped(*args, **kwargs):
             seen.setdefault(name, args[pos])
             return fn(*args, **kwargs)
-        monkeypatch.setattr(model if hasattr(model, name) else model.scm,
-                            name, wrapped)
+        monkeypatch.setattr(model, name, wrapped)
 
     forward = model.rec_head.forward_rois
     monkeypatch.setattr(

@@ -157,12 +157,9 @@ class DRNStagesMixin:
         labels = torch.tensor(labels, dtype=torch.long)
         dev = rec.feats.device
         rec_boxes, rec_sc = top_proposals(rec.proposals, rec.scores, q)
-        mil = rec.outs.get('mil_scores') if isinstance(rec.outs,
-                                                       dict) else None
+        mil = self.mil_stream_scores(rec)
         if mil is not None:
-            mil_boxes, mil_sc = top_proposals(
-                rec.proposals,
-                list(mil.split([len(p) for p in rec.proposals])), q)
+            mil_boxes, mil_sc = top_proposals(rec.proposals, mil, q)
         scm_res = maps = None
         scm_feats = self.scm_feats(batch_inputs, x)
         if self.scm is not None and queries:
