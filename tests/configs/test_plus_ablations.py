@@ -33,7 +33,7 @@ def test_ours_plus_switches():
     cfg = Config.fromfile(osp.join(CSOD, 'drn-plus_tiny_synthetic.py'))
     assert cfg.model.rec_pseudo_seeds is True
     assert cfg.model.pseudo_off_base_boxes is True
-    assert cfg.model.rec_scm_base_seeds is True
+    assert cfg.model.get('rec_scm_base_seeds', False) is False
     assert cfg.model.scm.max_per_query == 3
     assert cfg.model.scm.detector.norm_cfg == dict(type='GN', num_groups=8)
     assert cfg.train_cfg.max_epochs == 4
@@ -44,9 +44,8 @@ def test_ours_plus_switches():
 
 
 @pytest.mark.parametrize('name,keys', [
-    ('no-pseudo-seeds', {'model.rec_pseudo_seeds',
-                         'model.rec_scm_base_seeds'}),
-    ('no-scm-base-seeds', {'model.rec_scm_base_seeds'}),
+    ('no-pseudo-seeds', {'model.rec_pseudo_seeds'}),
+    ('scm-base-seeds', {'model.rec_scm_base_seeds'}),
     ('no-off-base', {'model.pseudo_off_base_boxes'}),
     ('no-gn', {'model.scm.detector.norm_cfg',
                'model.scm.detector.norm_cfg.type',

@@ -24,9 +24,11 @@ def test_scm_evidence_reaches_every_reader(synthetic_root, monkeypatch,
                                            stream):
     """In a training step the SCM's loss, the novel pseudo boxes and the
     base seeds all read the chosen stream's scores of that step's
-    recognition outputs; the unlabelled proposals keep the refined ones."""
+    recognition outputs (the base seeds with ``rec_scm_base_seeds``); the
+    unlabelled proposals keep the refined ones."""
     model, batch = plus_model_and_batch(synthetic_root)
     model.scm_evidence = stream
+    model.rec_scm_base_seeds = True  # a reader too when on (not in Ours+)
     model.unlabelled_topk = 5
     model.train()
     model.pseudo_gt_enabled = True

@@ -1,10 +1,11 @@
 # Ours+ with the SCM and the pseudo boxes made from the recognition head's
 # MIL stream (WSDDN's scores) instead of its refinement branches
 # (DRN(scm_evidence='mil'); experiment, beyond the paper). The refinement
-# branches take seeds (with rec_scm_base_seeds the SCM's boxes, which it
-# learns from the base ground truth), so the heatmaps painted from them are
-# whole objects for base classes and parts for novel ones: the SCM learns
-# on one kind and is applied to the other. The MIL stream learns from the
+# branches take seeds (at 68c358d, where it was measured, with
+# rec_scm_base_seeds the SCM's boxes, which it learns from the base ground
+# truth), so the heatmaps painted from them are whole objects for base
+# classes and parts for novel ones: the SCM learns on one kind and is
+# applied to the other. The MIL stream learns from the
 # image labels alone, base and novel classes the same way, so the SCM is
 # trained and applied on heatmaps made alike. Measured and dropped (README,
 # "The SCM on the MIL stream's heatmaps"): yard scenes, seeds 0-2, 19.7 /
