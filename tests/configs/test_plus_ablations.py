@@ -62,6 +62,7 @@ def test_ours_plus_switches():
     ('scale-jitter', {'model.scm.train_composition',
                       'model.scm.train_composition.type'}),
     ('mil-evidence', {'model.scm_evidence'}),
+    ('exclusive-evidence', {'model.exclusive_evidence'}),
 ])
 def test_ablation_changes_only_its_switch(name, keys):
     diff = _diff(name)

@@ -118,6 +118,9 @@ class DRN(DRNTargetsMixin, DRNEvidenceMixin, DRNObjectnessMixin,
             boxes are made from: 'refined' (the refinement branches', the
             paper) or 'mil' (the MIL stream's, learnt from image labels
             alone for base and novel classes alike; beyond the paper).
+        exclusive_evidence (bool): Those scores weighed against the image's
+            other present classes (:meth:`exclusive_scores`, beyond the
+            paper); False: as they are.
         det_pseudo_boxes (bool): While ``det_pseudo_enabled`` (switched
             by ``PseudoGTSwitchHook``'s ``det_start_epoch``; True when
             built), the novel classes' pseudo boxes are the
@@ -157,6 +160,7 @@ class DRN(DRNTargetsMixin, DRNEvidenceMixin, DRNObjectnessMixin,
                  objectness_head: Optional[dict] = None,
                  det_pseudo_boxes: bool = False,
                  scm_evidence: str = 'refined',
+                 exclusive_evidence: bool = False,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -216,6 +220,7 @@ class DRN(DRNTargetsMixin, DRNEvidenceMixin, DRNObjectnessMixin,
             self.roi_head.share_features(self.rec_head.extract_roi_features)
         self.pseudo_gt = pseudo_gt
         self.scm_evidence = scm_evidence
+        self.exclusive_evidence = exclusive_evidence
         self.novel_from = novel_from
         self.loss_weights = dict(rec=1.0, det=10.0, scm=10.0, rpn=1.0, obj=1.0)
         self.loss_weights.update(loss_weights)
@@ -295,7 +300,7 @@ class DRN(DRNTargetsMixin, DRNEvidenceMixin, DRNObjectnessMixin,
             rec_scores = self.weigh_by_objectness(
                 [s.detach() for s in rec.scores], obj_logits)
             evidence = self.weigh_by_objectness(
-                self.evidence_scores(rec), obj_logits)
+                self.evidence_scores(rec, image_labels), obj_logits)
             scm_feats = self.scm_feats(batch_inputs, x)
             box_scores = self.pseudo_box_scores(
                 proposals, evidence,

@@ -1,7 +1,9 @@
 """What a DRN's SCM and pseudo boxes are made from: one stream of the
-recognition head's proposal scores."""
+recognition head's proposal scores, optionally weighed against the other
+classes of the image."""
 from typing import List, Optional
 
+import torch
 from torch import Tensor
 
 from ..roi_heads.mil_roi_head import RecOutputs
@@ -12,9 +14,10 @@ EVIDENCE_STREAMS = ('refined', 'mil')
 
 
 class DRNEvidenceMixin:
-    """``scm_evidence`` of :class:`DRN`: which stream of the recognition
-    head the SCM (base and novel queries alike) and the pseudo boxes are
-    made from."""
+    """``scm_evidence`` and ``exclusive_evidence`` of :class:`DRN`: which
+    stream of the recognition head the SCM (base and novel queries alike)
+    and the pseudo boxes are made from, and whether each class's scores are
+    weighed against the image's other classes (:meth:`exclusive_scores`)."""
 
     @staticmethod
     def mil_stream_scores(rec: RecOutputs) -> Optional[List[Tensor]]:
@@ -28,18 +31,66 @@ class DRNEvidenceMixin:
             return None
         return list(mil.split([len(p) for p in rec.proposals]))
 
-    def evidence_scores(self, rec: RecOutputs) -> List[Tensor]:
+    def evidence_scores(self, rec: RecOutputs,
+                        image_labels: Optional[Tensor] = None
+                        ) -> List[Tensor]:
         """Per image [R_i, C_rec] detached scores of the ``scm_evidence``
-        stream of ``rec`` (:meth:`MILRoIHead.forward_rois`'s outputs).
+        stream of ``rec`` (:meth:`MILRoIHead.forward_rois`'s outputs),
+        with ``exclusive_evidence`` weighed by :meth:`exclusive_scores`
+        (``image_labels`` [B, C] over all classes, then required).
 
         ``'mil'`` reads the MIL stream (:meth:`mil_stream_scores`), which
         learns from the image labels alone, base and novel classes the same
         way, whatever seeds the refinement branches take.
         """
         if self.scm_evidence == 'refined':
-            return [s.detach() for s in rec.scores]
-        mil = self.mil_stream_scores(rec)
-        if mil is None:
-            raise KeyError("scm_evidence='mil' needs a recognition head "
-                           "whose outputs hold 'mil_scores' (a MIL stream)")
-        return [s.detach() for s in mil]
+            scores = [s.detach() for s in rec.scores]
+        else:
+            mil = self.mil_stream_scores(rec)
+            if mil is None:
+                raise KeyError(
+                    "scm_evidence='mil' needs a recognition head whose "
+                    "outputs hold 'mil_scores' (a MIL stream)")
+            scores = [s.detach() for s in mil]
+        if not self.exclusive_evidence:
+            return scores
+        if image_labels is None:
+            raise ValueError('exclusive_evidence needs the image labels')
+        return self.exclusive_scores(scores, image_labels)
+
+    def exclusive_scores(self, scores: List[Tensor],
+                         image_labels: Tensor) -> List[Tensor]:
+        """Each present class's score of a proposal weighed by how it
+        compares with the strongest present class on that proposal.
+
+        A region is one object: where another class of the image scores a
+        proposal higher (the carrier under a rider, the dog under a bird),
+        that proposal is weak evidence of this class. For each proposal
+        ``r`` and class ``c`` present in its image, ``s'[r, c] =
+        s[r, c] ** 2 / max_{c' present} s[r, c']``: unchanged where ``c``
+        is the strongest, scaled by ``s[r, c] / max`` elsewhere. The
+        columns of absent classes stay as they are. Base and novel classes
+        alike, so that the SCM learns on heatmaps made as those it is
+        applied to. One batched op over the images' proposals.
+
+        Args:
+            scores (list[Tensor]): Per image [R_i, C_rec], non-negative.
+            image_labels (Tensor): [B, C] over all classes (> 0: present).
+
+        Returns:
+            list[Tensor]: Per image [R_i, C_rec], new tensors.
+        """
+        if not scores:
+            return []
+        cols = torch.as_tensor(self.rec_label_map, dtype=torch.long,
+                               device=image_labels.device)
+        present = image_labels[:, cols] > 0  # [B, C_rec]
+        flat = torch.cat(scores)  # [sum R_i, C_rec]
+        img = torch.repeat_interleave(
+            torch.arange(len(scores), device=flat.device),
+            torch.tensor([len(s) for s in scores], device=flat.device))
+        rows = present.to(flat.device)[img]  # [sum R_i, C_rec]
+        top = (flat * rows).amax(dim=1, keepdim=True)
+        weighed = flat * flat / top.clamp_min(torch.finfo(flat.dtype).tiny)
+        out = torch.where(rows, weighed, flat)
+        return list(out.split([len(s) for s in scores]))

@@ -141,10 +141,11 @@ class DRNStagesMixin:
         # what the SCM and the pseudo boxes are made from (the recognition
         # scores of the ``scm_evidence`` stream, weighed by an objectness
         # head's scores when there is one)
-        evidence = self.weigh_by_objectness(
-            self.evidence_scores(rec), self.objectness_logits(rec.feats))
         image_labels = image_labels_of(batch_data_samples).to(
             rec.feats.device)
+        evidence = self.weigh_by_objectness(
+            self.evidence_scores(rec, image_labels),
+            self.objectness_logits(rec.feats))
         img_shapes = [s.metainfo['img_shape'][:2] for s in batch_data_samples]
         rec_col = {g: i for i, g in enumerate(self.rec_label_map)}
         queries, labels = [], []
