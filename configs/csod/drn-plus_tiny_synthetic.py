@@ -31,6 +31,17 @@
 #   object is not an unlabelled one, the rule the box seeds of the
 #   refinement already follow; at seed 3 the horse's top box had sat on
 #   kites and bottles (ablations/drn-plus_tiny_synthetic_no-off-base.py);
+# - the SCM and the pseudo boxes are made from recognition scores weighed
+#   against the image's other present classes (exclusive_evidence,
+#   DRNEvidenceMixin.exclusive_scores: s^2 / the strongest present class's
+#   score on that proposal): a region is one object, so a proposal that
+#   another class of the image claims more strongly (the carrier under a
+#   rider) is weak evidence of this one; base and novel heatmaps alike.
+#   Measured at 46fda14 (README): yard scenes 38.4 +- 3.4 against 33.7 +-
+#   1.1, higher in every seed (+4.2 / +7.2 / +2.7; the SCM's novel boxes
+#   1.47 of the object against 1.64); table scenes 85.6 +- 2.7 against 84.6
+#   +- 3.3 (-0.2 / -0.1 / +3.3; the rider, person, 71.7-79.1 against
+#   63.5-78.5) (ablations/drn-plus_tiny_synthetic_no-exclusive-evidence.py);
 # - not in Ours+ any more: the base classes' refinement seeds made from the
 #   SCM's boxes of them (rec_scm_base_seeds), in Ours+ from a55d1f3 to
 #   1ee9ed5 for its gain on the yard scenes with the first 150 proposals.
@@ -44,6 +55,7 @@ _base_ = './drn_tiny_synthetic.py'
 model = dict(
     rec_pseudo_seeds=True,
     pseudo_off_base_boxes=True,
+    exclusive_evidence=True,
     scm=dict(
         max_per_query=3,
         min_score_ratio=0.5,

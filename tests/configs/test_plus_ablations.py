@@ -33,6 +33,7 @@ def test_ours_plus_switches():
     cfg = Config.fromfile(osp.join(CSOD, 'drn-plus_tiny_synthetic.py'))
     assert cfg.model.rec_pseudo_seeds is True
     assert cfg.model.pseudo_off_base_boxes is True
+    assert cfg.model.exclusive_evidence is True
     assert cfg.model.get('rec_scm_base_seeds', False) is False
     assert cfg.model.scm.max_per_query == 3
     assert cfg.model.scm.detector.norm_cfg == dict(type='GN', num_groups=8)
@@ -40,6 +41,7 @@ def test_ours_plus_switches():
     paper = Config.fromfile(osp.join(CSOD, 'drn_tiny_synthetic.py'))
     assert paper.model.get('rec_pseudo_seeds', False) is False
     assert paper.model.get('pseudo_off_base_boxes', False) is False
+    assert paper.model.get('exclusive_evidence', False) is False
     assert paper.model.get('rec_scm_base_seeds', False) is False
 
 
@@ -62,7 +64,7 @@ def test_ours_plus_switches():
     ('scale-jitter', {'model.scm.train_composition',
                       'model.scm.train_composition.type'}),
     ('mil-evidence', {'model.scm_evidence'}),
-    ('exclusive-evidence', {'model.exclusive_evidence'}),
+    ('no-exclusive-evidence', {'model.exclusive_evidence'}),
 ])
 def test_ablation_changes_only_its_switch(name, keys):
     diff = _diff(name)

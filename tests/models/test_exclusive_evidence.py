@@ -65,7 +65,7 @@ def test_evidence_scores_need_the_labels_and_leave_them_off():
     labels = _labels(model, [[0, 1]])
     got, = model.evidence_scores(rec, labels)
     assert torch.allclose(got[0, :2], torch.tensor([0.2 * 0.2 / 0.6, 0.6]))
-    plain, = plus_model().evidence_scores(rec, labels)
+    plain, = plus_model(exclusive_evidence=False).evidence_scores(rec, labels)
     assert torch.equal(plain, rec.scores[0])
 
 

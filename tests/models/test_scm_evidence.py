@@ -29,6 +29,7 @@ def test_scm_evidence_reaches_every_reader(synthetic_root, monkeypatch,
     model, batch = plus_model_and_batch(synthetic_root)
     model.scm_evidence = stream
     model.rec_scm_base_seeds = True  # a reader too when on (not in Ours+)
+    model.exclusive_evidence = False  # the stream's scores as they are
     model.unlabelled_topk = 5
     model.train()
     model.pseudo_gt_enabled = True

@@ -37,6 +37,8 @@ def test_ours_plus_is_ours_with_two_scm_switches_and_pseudo_seeds():
     assert plus.pop('pseudo_off_base_boxes') is True
     assert ours.get('pseudo_off_base_boxes', False) is False
     assert plus.get('rec_scm_base_seeds', False) is False
+    assert plus.pop('exclusive_evidence') is True
+    assert ours.get('exclusive_evidence', False) is False
     assert ours.get('rec_scm_base_seeds', False) is False
     assert ours.scm.detector.get('norm_cfg') is None
     assert ours.scm.get('max_per_query', 1) == 1
