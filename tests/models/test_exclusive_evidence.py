@@ -3,7 +3,8 @@ from recognition scores weighed against the image's other present
 classes (``DRNEvidenceMixin.exclusive_scores``)."""
 import pytest
 import torch
-from _drn_plus import plus_model, plus_model_and_batch
+from _drn_plus import (plus_model, plus_model_and_batch,
+                       record_evidence_readers)
 
 from mmdet_csod.models.roi_heads.mil_roi_head import RecOutputs
 from mmdet_csod.structures import image_labels_of
@@ -80,33 +81,16 @@ def test_a_training_step_reads_the_weighed_scores(synthetic_root,
     model.train()
     model.pseudo_gt_enabled = True
     data = model.data_preprocessor(batch, True)
-    seen = {}
-    forward = model.rec_head.forward_rois
-    monkeypatch.setattr(
-        model.rec_head, 'forward_rois',
-        lambda *a, **k: seen.setdefault('rec', forward(*a, **k)))
-    for name, pos in (('pseudo_box_scores', 1), ('unlabelled_proposals', 0)):
-        def spy(*args, _fn=getattr(model, name), _name=name, _pos=pos,
-                **kwargs):
-            seen.setdefault(_name, args[_pos])
-            return _fn(*args, **kwargs)
-        monkeypatch.setattr(model, name, spy)
-    scm_loss = model.scm.loss
-
-    def spy_scm_loss(*args, **kwargs):
-        seen.setdefault('scm', args[1])
-        return scm_loss(*args, **kwargs)
-
-    monkeypatch.setattr(model.scm, 'loss', spy_scm_loss)
-    losses = model(**data, mode='loss')
-    sum(v for k, v in losses.items() if 'loss' in k).backward()
-    rec = seen['rec']
+    seen = record_evidence_readers(model, monkeypatch)
+    loss, _ = model.parse_losses(model(**data, mode='loss'))
+    loss.backward()
+    rec = seen['rec'][0]
     refined = [s.detach() for s in rec.scores]
     labels = image_labels_of(data['data_samples'])
     want = model.exclusive_scores(refined, labels)
     assert not torch.equal(want[0], refined[0])  # else the test is void
     for name in ('pseudo_box_scores', 'scm'):
-        for got, w in zip(seen[name], want):
+        for got, w in zip(seen[name][0], want):
             assert torch.equal(got, w), name
-    for got, w in zip(seen['unlabelled_proposals'], refined):
+    for got, w in zip(seen['unlabelled_proposals'][0], refined):
         assert torch.equal(got, w)

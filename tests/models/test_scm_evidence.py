@@ -2,7 +2,8 @@
 and the pseudo boxes are made from ('refined', the paper; 'mil')."""
 import pytest
 import torch
-from _drn_plus import plus_model, plus_model_and_batch
+from _drn_plus import (plus_model, plus_model_and_batch,
+                       record_evidence_readers)
 
 from mmdet_csod.models.roi_heads.mil_roi_head import RecOutputs
 
@@ -34,38 +35,17 @@ def test_scm_evidence_reaches_every_reader(synthetic_root, monkeypatch,
     model.train()
     model.pseudo_gt_enabled = True
     data = model.data_preprocessor(batch, True)
-    seen = {}
-
-    def spy(name, fn, pos):
-        def wrapped(*args, **kwargs):
-            seen.setdefault(name, args[pos])
-            return fn(*args, **kwargs)
-        monkeypatch.setattr(model, name, wrapped)
-
-    forward = model.rec_head.forward_rois
-    monkeypatch.setattr(
-        model.rec_head, 'forward_rois',
-        lambda *a, **k: seen.setdefault('rec', forward(*a, **k)))
-    spy('pseudo_box_scores', model.pseudo_box_scores, 1)
-    spy('base_scm_boxes', model.base_scm_boxes, 1)
-    spy('unlabelled_proposals', model.unlabelled_proposals, 0)
-    scm_loss = model.scm.loss
-
-    def spy_scm_loss(*args, **kwargs):
-        seen.setdefault('scm', args[1])
-        return scm_loss(*args, **kwargs)
-
-    monkeypatch.setattr(model.scm, 'loss', spy_scm_loss)
+    seen = record_evidence_readers(model, monkeypatch)
     model(**data, mode='loss')
-    rec = seen['rec']
+    rec = seen['rec'][0]
     refined = [s.detach() for s in rec.scores]
     mil = list(rec.outs['mil_scores'].detach().split(
         [len(p) for p in rec.proposals]))
     expected = mil if stream == 'mil' else refined
     assert not torch.equal(mil[0], refined[0])  # else the test is void
     for name in ('pseudo_box_scores', 'base_scm_boxes', 'scm'):
-        assert len(seen[name]) == len(expected), name
-        for got, want in zip(seen[name], expected):
+        assert len(seen[name][0]) == len(expected), name
+        for got, want in zip(seen[name][0], expected):
             assert torch.equal(got, want), name
-    for got, want in zip(seen['unlabelled_proposals'], refined):
+    for got, want in zip(seen['unlabelled_proposals'][0], refined):
         assert torch.equal(got, want)

@@ -85,12 +85,10 @@ class DRNEvidenceMixin:
         cols = torch.as_tensor(self.rec_label_map, dtype=torch.long,
                                device=image_labels.device)
         present = image_labels[:, cols] > 0  # [B, C_rec]
+        sizes = [len(s) for s in scores]
         flat = torch.cat(scores)  # [sum R_i, C_rec]
-        img = torch.repeat_interleave(
-            torch.arange(len(scores), device=flat.device),
-            torch.tensor([len(s) for s in scores], device=flat.device))
-        rows = present.to(flat.device)[img]  # [sum R_i, C_rec]
+        rows = present.to(flat.device).repeat_interleave(
+            torch.tensor(sizes, device=flat.device), dim=0)  # like flat
         top = (flat * rows).amax(dim=1, keepdim=True)
         weighed = flat * flat / top.clamp_min(torch.finfo(flat.dtype).tiny)
-        out = torch.where(rows, weighed, flat)
-        return list(out.split([len(s) for s in scores]))
+        return list(torch.where(rows, weighed, flat).split(sizes))
