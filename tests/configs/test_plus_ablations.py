@@ -71,6 +71,21 @@ def test_ablation_changes_only_its_switch(name, keys):
     assert set(diff) <= keys and diff, diff
 
 
+def test_no_scm_changes_only_the_scm_and_the_pseudo_box_source():
+    """The SCM's own leave-one-out row: no SCM, the pseudo boxes the
+    recognition head's top box ('rec'); every other switch as Ours+'s."""
+    diff = _diff('no-scm')
+    assert diff['model.pseudo_gt'] == ('scm', 'rec')
+    assert all(k == 'model.pseudo_gt' or k == 'model.scm'
+               or k.startswith('model.scm.') for k in diff), sorted(diff)
+    abl = Config.fromfile(osp.join(
+        CSOD, 'ablations', 'drn-plus_tiny_synthetic_no-scm.py'))
+    assert abl.model.scm is None
+    assert abl.model.rec_pseudo_seeds is True
+    assert abl.model.exclusive_evidence is True
+    assert abl.train_cfg.max_epochs == 4
+
+
 @pytest.mark.parametrize('name,epochs', [('2e', 2), ('3e', 3)])
 def test_schedule_ablations_change_only_the_length(name, epochs):
     """The warm-up as Ours+'s, the cosine stretched over the epochs."""
