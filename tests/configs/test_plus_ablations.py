@@ -65,6 +65,7 @@ def test_ours_plus_switches():
                       'model.scm.train_composition.type'}),
     ('mil-evidence', {'model.scm_evidence'}),
     ('no-exclusive-evidence', {'model.exclusive_evidence'}),
+    ('scm-context', {'model.scm.inputs.type'}),
 ])
 def test_ablation_changes_only_its_switch(name, keys):
     diff = _diff(name)

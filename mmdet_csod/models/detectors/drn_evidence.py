@@ -42,6 +42,11 @@ class DRNEvidenceMixin:
         ``'mil'`` reads the MIL stream (:meth:`mil_stream_scores`), which
         learns from the image labels alone, base and novel classes the same
         way, whatever seeds the refinement branches take.
+
+        With SCM inputs that read the other classes of an image
+        (``needs_context``, e.g. :class:`ContextHeatmapInputs`) the
+        columns of classes absent from an image are 0 there: a class has
+        evidence in an image only when it is labelled present.
         """
         if self.scm_evidence == 'refined':
             scores = [s.detach() for s in rec.scores]
@@ -52,11 +57,29 @@ class DRNEvidenceMixin:
                     "scm_evidence='mil' needs a recognition head whose "
                     "outputs hold 'mil_scores' (a MIL stream)")
             scores = [s.detach() for s in mil]
-        if not self.exclusive_evidence:
-            return scores
-        if image_labels is None:
-            raise ValueError('exclusive_evidence needs the image labels')
-        return self.exclusive_scores(scores, image_labels)
+        context = self.scm is not None and self.scm.inputs.needs_context
+        if (self.exclusive_evidence or context) and image_labels is None:
+            raise ValueError('exclusive_evidence and SCM inputs with a '
+                             'context need the image labels')
+        if self.exclusive_evidence:
+            scores = self.exclusive_scores(scores, image_labels)
+        if context:
+            scores = self.present_columns_only(scores, image_labels)
+        return scores
+
+    def present_columns_only(self, scores: List[Tensor],
+                             image_labels: Tensor) -> List[Tensor]:
+        """Per image [R_i, C_rec] ``scores`` with the columns of classes
+        absent from the image (``image_labels`` [B, C] over all classes,
+        mapped by ``rec_label_map``) set to 0; one batched op."""
+        if not scores:
+            return []
+        sizes = [len(s) for s in scores]
+        present = image_labels[:, self.rec_label_map] > 0  # [B, C_rec]
+        rows = present.to(scores[0].device).repeat_interleave(
+            torch.tensor(sizes, device=scores[0].device), dim=0)
+        flat = torch.cat(scores)
+        return list(flat.masked_fill(~rows, 0).split(sizes))
 
     def exclusive_scores(self, scores: List[Tensor],
                          image_labels: Tensor) -> List[Tensor]:

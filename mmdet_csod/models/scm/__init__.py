@@ -1,4 +1,5 @@
 """The spatial correlation module (SCM), its inputs and its detectors."""
+from .context_heatmap_inputs import ContextHeatmapInputs, context_selection
 from .extent_fcos_head import ExtentFCOSHead
 from .fc_regressor import ProposalFCRegressor
 from .heatmap_fcos import HeatmapFCOS
@@ -16,6 +17,6 @@ __all__ = [
     'SpatialCorrelationModule', 'NeighbourComposition', 'ScaleComposition',
     'BaseSCMInputs', 'BoxInputs', 'HeatmapInputs', 'QueryBatch', 'QueryBoxes',
     'QueryHeatmaps', 'HeatmapFeatureInputs', 'HeatmapImageInputs',
-    'QueryHeatmapsWithFeats',
+    'QueryHeatmapsWithFeats', 'ContextHeatmapInputs', 'context_selection',
     'features_on_heatmap_grid'
 ]

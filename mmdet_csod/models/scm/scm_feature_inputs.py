@@ -123,7 +123,9 @@ class HeatmapFeatureInputs(HeatmapInputs):
                  sizes: Sequence[Tuple[int, int]],
                  stride: float,
                  like: Tensor,
-                 feats: Optional[Tensor] = None) -> QueryHeatmapsWithFeats:
+                 feats: Optional[Tensor] = None,
+                 context: Optional[InstanceList] = None
+                 ) -> QueryHeatmapsWithFeats:
         """The batch of the queries.
 
         Args:

@@ -119,6 +119,9 @@ class BaseSCMInputs(metaclass=ABCMeta):
 
     #: whether ``__call__`` needs the image features (``feats``)
     needs_feats = False
+    #: whether ``__call__`` needs the other classes' boxes (``context``,
+    #: :func:`~.context_heatmap_inputs.context_selection`)
+    needs_context = False
 
     def feats_of(self, batch_inputs: Tensor, x) -> Optional[Tensor]:
         """What a model passes this part as ``feats``, from its
@@ -133,9 +136,11 @@ class BaseSCMInputs(metaclass=ABCMeta):
                  sizes: Sequence[Tuple[int, int]],
                  stride: float,
                  like: Tensor,
-                 feats: Optional[Tensor] = None) -> QueryBatch:
+                 feats: Optional[Tensor] = None,
+                 context: Optional[InstanceList] = None) -> QueryBatch:
         """The ``batch_type`` batch of the queries (``feats``: the
-        images' feature map [B, C, Hf, Wf], for parts that use it)."""
+        images' feature map [B, C, Hf, Wf], ``context``: Q items of the
+        other classes' boxes and scores, for parts that use them)."""
 
     @staticmethod
     def _batch_fields(queries: Tensor, selected: InstanceList,
@@ -169,7 +174,8 @@ class BoxInputs(BaseSCMInputs):
                  sizes: Sequence[Tuple[int, int]],
                  stride: float,
                  like: Tensor,
-                 feats: Optional[Tensor] = None) -> QueryBoxes:
+                 feats: Optional[Tensor] = None,
+                 context: Optional[InstanceList] = None) -> QueryBoxes:
         """The batch of the queries.
 
         Args:
@@ -180,6 +186,7 @@ class BoxInputs(BaseSCMInputs):
             stride (float): Image pixels per heatmap pixel.
             like (Tensor): A tensor of the detector's dtype and device.
             feats (Tensor, optional): Not used.
+            context (list[InstanceData], optional): Not used.
 
         Returns:
             QueryBoxes: the batch.
@@ -235,10 +242,11 @@ class HeatmapInputs(BaseSCMInputs):
                  sizes: Sequence[Tuple[int, int]],
                  stride: float,
                  like: Tensor,
-                 feats: Optional[Tensor] = None) -> QueryHeatmaps:
+                 feats: Optional[Tensor] = None,
+                 context: Optional[InstanceList] = None) -> QueryHeatmaps:
         """The batch of the queries (arguments of :class:`BoxInputs`;
-        ``feats`` not used); the heatmaps have ``like``'s dtype and
-        device."""
+        ``feats`` and ``context`` not used); the heatmaps have ``like``'s
+        dtype and device."""
         fields = self._batch_fields(queries, selected, sizes, stride)
         pad_h, pad_w = fields['metas'][0]['pad_shape'] if sizes else (0, 0)
         heatmaps = like.new_zeros((len(sizes), len(self.modes), pad_h, pad_w))

@@ -10,15 +10,14 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
+from .context_heatmap_inputs import context_selection
 from .scm_inputs import BaseSCMInputs, HeatmapInputs, QueryBatch
 
 
 def _detector_class(cfg: dict):
     """The class a detector config builds (``type`` a name or a class)."""
     det_type = cfg.get('type')
-    if isinstance(det_type, type):
-        return det_type
-    cls = MODELS.get(det_type)
+    cls = det_type if isinstance(det_type, type) else MODELS.get(det_type)
     if cls is None:
         raise KeyError(f'{det_type!r} is not in the MODELS registry')
     return cls
@@ -131,21 +130,21 @@ class SpatialCorrelationModule(BaseModule):
                 f'{given.__name__}: use inputs='
                 f'{getattr(det_cls, "default_inputs", None)}')
         # the heatmaps that heatmaps() shows (painted for it alone when the
-        # detector takes no heatmap)
-        # (and without the feature channels of inputs that add them)
+        # detector takes no heatmap), without feature or context channels
+        extra = self.inputs.needs_feats or self.inputs.needs_context
         if isinstance(self.inputs, HeatmapInputs):
-            self._painter = self.inputs if not self.inputs.needs_feats else \
+            self._painter = self.inputs if not extra else \
                 HeatmapInputs(self.inputs.modes, self.inputs.normalize)
         else:
             self._painter = HeatmapInputs()
         self.detector = MODELS.build(self.inputs.adapt_detector(detector))
         self.train_composition = None if train_composition is None else \
             TASK_UTILS.build(train_composition)
-        if self.train_composition is not None and self.inputs.needs_feats:
+        if self.train_composition is not None and extra:
             raise ValueError(
                 f'train_composition moves boxes between images; the inputs '
-                f'{type(self.inputs).__name__} read image features under '
-                'them: use HeatmapInputs or BoxInputs')
+                f'{type(self.inputs).__name__} read the image (features or '
+                'other classes) under them: use HeatmapInputs or BoxInputs')
 
     @property
     def heatmap_modes(self) -> Tuple[str, ...]:
@@ -229,41 +228,39 @@ class SpatialCorrelationModule(BaseModule):
             detector's parameters.
         """
         queries = torch.as_tensor(queries).reshape(-1, 2)
+        inputs = self.inputs if inputs is None else inputs
+        context = context_selection(self.select, proposals, scores, queries
+                                    ) if inputs.needs_context else None
         return self.batch_of(queries,
                              self.select(proposals, scores, queries),
-                             img_shapes, inputs, feats)
+                             img_shapes, inputs, feats, context)
 
     def batch_of(self,
                  queries: Tensor,
                  selected: List[InstanceData],
                  img_shapes: Sequence,
                  inputs: Optional[BaseSCMInputs] = None,
-                 feats: Optional[Tensor] = None) -> QueryBatch:
+                 feats: Optional[Tensor] = None,
+                 context: Optional[List[InstanceData]] = None) -> QueryBatch:
         """The detector's batch of queries whose boxes are selected
         (:meth:`prepare`'s arguments, ``selected`` as :meth:`select`
-        returns them)."""
+        returns them; ``context`` as :func:`context_selection` does)."""
         sizes = [
             self.heatmap_size(img_shapes[i]) for i in queries[:, 0].tolist()
         ]
         param = next(self.detector.parameters())  # the input's type
         inputs = self.inputs if inputs is None else inputs
         return inputs(queries, selected, sizes, self.heatmap_stride, param,
-                      feats=feats)
+                      feats=feats, context=context)
 
     def heatmaps(self, proposals: List[Tensor], scores: List[Tensor],
                  queries: Tensor,
                  img_shapes: Sequence) -> Tuple[Tensor, List[tuple]]:
-        """The heatmaps of the queries' selected boxes, for visualisation.
-
-        The detector's input with :class:`HeatmapInputs`; with other inputs
-        the heatmaps a default ``HeatmapInputs()`` paints (channels
-        :attr:`heatmap_modes`).
-
-        Args:
-            proposals (list[Tensor]): Per image [R_i, 4], image pixels.
-            scores (list[Tensor]): Per image [R_i, C].
-            queries (Tensor): [Q, 2] (image index, class column).
-            img_shapes (Sequence): Per image (h, w).
+        """The heatmaps of the queries' selected boxes, for visualisation:
+        the detector's input with :class:`HeatmapInputs`, else what a
+        ``HeatmapInputs`` of its modes (or the default) paints (channels
+        :attr:`heatmap_modes`, no feature or context channels). Arguments
+        as :meth:`prepare`'s.
 
         Returns:
             tuple: heatmaps [Q, len(heatmap_modes), Hmax, Wmax]
@@ -305,7 +302,10 @@ class SpatialCorrelationModule(BaseModule):
         if self.train_composition is not None:
             queries, selected, targets = self.train_composition(
                 queries, selected, targets, img_shapes)
-        batch = self.batch_of(queries, selected, img_shapes, feats=feats)
+        context = context_selection(self.select, proposals, scores, queries
+                                    ) if self.inputs.needs_context else None
+        batch = self.batch_of(queries, selected, img_shapes, feats=feats,
+                              context=context)
         gts = []
         for boxes in targets:
             boxes = get_box_tensor(boxes).detach().float()
