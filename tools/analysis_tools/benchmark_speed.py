@@ -4,7 +4,7 @@
         [--drn configs/csod/drn_tiny_synthetic.py]
         [--frcnn configs/fast_rcnn/fast_rcnn_small-vgg_synthetic-base.py]
         [--iters 20] [--warmup 3] [--device cpu|cuda] [--out FILE.json]
-        [--proposal-images 8] [--proposals-only]
+        [--proposal-images 8] [--proposals-only] [--profile-steps N]
 
 Both detectors use the same backbone and the same proposals on the same
 batches; their steps are interleaved, so that load on the machine affects
@@ -58,6 +58,12 @@ def parse_args(argv=None):
     parser.add_argument(
         '--proposals-only', action='store_true',
         help='only the precomputed / on-the-fly proposal comparison')
+    parser.add_argument(
+        '--profile-steps', type=int, default=0,
+        help='also profile this many training steps of each detector '
+        '(torch.profiler, after the timing): op tables in '
+        '<out>_profile_<drn|frcnn>.txt, the rows of every fc layer in the '
+        'json')
     parser.add_argument('--memory-of', choices=['drn', 'frcnn'],
                         help=argparse.SUPPRESS)  # child process mode
     return parser.parse_args(argv)
@@ -208,6 +214,14 @@ def main(argv=None):
                  str(args.batch_size)],
                 capture_output=True, text=True, check=True).stdout
             res['peak_rss_mb'][name] = json.loads(out.splitlines()[-1])
+    if args.profile_steps > 0:
+        stem = osp.splitext(args.out)[0]
+        res['profile'] = {
+            name: profile_train_steps(
+                model, optim, train_b[:args.profile_steps],
+                f'{stem}_profile_{name}.txt')
+            for name, (model, optim, train_b, _) in models.items()
+        }
     if args.proposal_images > 0:
         del models
         res['proposals_on_the_fly'] = time_proposals(
@@ -284,6 +298,36 @@ def time_proposals(config, data_root, device, num_images, checkpoint=None,
         ratio=seconds['on_the_fly'] / seconds['precomputed'],
         same_proposals=same)
     return out
+
+
+def profile_train_steps(model, optim, batches, out_txt):
+    """Profile training steps of ``model`` on ``batches`` (torch.profiler,
+    CPU ops with their input shapes).
+
+    Writes the op tables (by total time, and by input shape) to
+    ``out_txt`` and returns ``self_cpu_s`` (all ops, all steps) and
+    ``fc_forward``: each fc layer's forward (``aten::addmm``) as
+    ``[rows, in, out, calls]``, so a reader sees how many RoIs each head
+    scores (the DRN's recognition head: every proposal).
+    """
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU],
+                 record_shapes=True) as prof:
+        for batch in batches:
+            train_step(model, optim, batch)
+    by_shape = prof.key_averages(group_by_input_shape=True)
+    os.makedirs(osp.dirname(osp.abspath(out_txt)), exist_ok=True)
+    with open(out_txt, 'w') as f:
+        f.write(prof.key_averages().table(sort_by='cpu_time_total',
+                                          row_limit=40) + '\n')
+        f.write(by_shape.table(sort_by='self_cpu_time_total',
+                               row_limit=40) + '\n')
+    fc = sorted([e.input_shapes[1][0], e.input_shapes[1][1],
+                 e.input_shapes[2][1], e.count] for e in by_shape
+                if e.key == 'aten::addmm' and len(e.input_shapes) > 2
+                and len(e.input_shapes[1]) == 2)
+    total = sum(e.self_cpu_time_total for e in prof.key_averages())
+    return dict(self_cpu_s=total / 1e6, fc_forward=fc, tables=out_txt)
 
 
 def train_step(model, optim, batch):
