@@ -17,9 +17,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from ..utils import synthesize_heatmap
 from ..utils.heatmap import HEATMAP_MODES
-from .scm_inputs import HeatmapInputs, QueryHeatmaps, fixed_detector_arg
+from .scm_inputs import HeatmapInputs, QueryHeatmaps
 
 
 def context_selection(select: Callable, proposals: List[Tensor],
@@ -110,15 +109,8 @@ class ContextHeatmapInputs(HeatmapInputs):
 
     @property
     def num_channels(self) -> int:
+        """The detector's ``in_channels`` (:meth:`adapt_detector`)."""
         return len(self.modes) + len(self.context_modes)
-
-    def adapt_detector(self, cfg: dict) -> dict:
-        """The detector config with ``in_channels`` = query and context
-        channels (another ``in_channels`` given is an error)."""
-        return fixed_detector_arg(
-            dict(cfg), 'in_channels', self.num_channels,
-            f'the {self.num_channels} input channels (heatmap modes '
-            f'{self.modes}, context modes {self.context_modes})')
 
     def __call__(self,
                  queries: Tensor,
@@ -138,20 +130,11 @@ class ContextHeatmapInputs(HeatmapInputs):
                 f'{len(sizes)} queries, got '
                 f'{None if context is None else len(context)}')
         batch = super().__call__(queries, selected, sizes, stride, like)
-        maps = batch.heatmaps
-        ctx = maps.new_zeros((len(sizes), len(self.context_modes)) +
-                             tuple(maps.shape[2:]))
-        for q, (boxes, size) in enumerate(zip(context, sizes)):
-            if not len(boxes):
-                continue
-            hm = synthesize_heatmap(boxes.bboxes.to(maps) / stride,
-                                    boxes.scores.to(maps), size,
-                                    self.context_modes)
-            if self.normalize:
-                peak = hm.flatten(1).amax(dim=1).clamp(min=1e-12)
-                hm = hm / peak[:, None, None]
-            ctx[q, :, :size[0], :size[1]] = hm
-        batch.heatmaps = torch.cat([maps, ctx], dim=1)
+        ctx = self.paint([
+            InstanceData(bboxes=c.bboxes / stride, scores=c.scores)
+            for c in context
+        ], sizes, self.context_modes, batch.heatmaps)
+        batch.heatmaps = torch.cat([batch.heatmaps, ctx], dim=1)
         batch.modes = self.modes + tuple(f'context_{m}'
                                          for m in self.context_modes)
         return batch

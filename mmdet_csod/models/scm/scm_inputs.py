@@ -248,13 +248,26 @@ class HeatmapInputs(BaseSCMInputs):
         ``feats`` and ``context`` not used); the heatmaps have ``like``'s
         dtype and device."""
         fields = self._batch_fields(queries, selected, sizes, stride)
-        pad_h, pad_w = fields['metas'][0]['pad_shape'] if sizes else (0, 0)
-        heatmaps = like.new_zeros((len(sizes), len(self.modes), pad_h, pad_w))
-        for q, (boxes, size) in enumerate(zip(fields['boxes'], sizes)):
-            hm = synthesize_heatmap(boxes.bboxes, boxes.scores, size,
-                                    self.modes)
+        heatmaps = self.paint(fields['boxes'], sizes, self.modes, like)
+        return QueryHeatmaps(**fields, heatmaps=heatmaps, modes=self.modes)
+
+    def paint(self, boxes: InstanceList, sizes: Sequence[Tuple[int, int]],
+              modes: Sequence[str], like: Tensor) -> Tensor:
+        """[Q, len(modes), Hmax, Wmax] heatmaps of Q sets of scored boxes
+        (``bboxes`` in heatmap pixels), query q's in ``[:, :, :h_q,
+        :w_q]`` and zero-padded, each channel divided by its maximum with
+        ``normalize``; ``like``'s dtype and device. Only the queries are
+        looped over."""
+        pad_h = max([h for h, _ in sizes], default=0)
+        pad_w = max([w for _, w in sizes], default=0)
+        heatmaps = like.new_zeros((len(sizes), len(modes), pad_h, pad_w))
+        for q, (item, size) in enumerate(zip(boxes, sizes)):
+            if not len(item):
+                continue
+            hm = synthesize_heatmap(item.bboxes.to(like),
+                                    item.scores.to(like), size, modes)
             if self.normalize:
                 peak = hm.flatten(1).amax(dim=1).clamp(min=1e-12)
                 hm = hm / peak[:, None, None]
             heatmaps[q, :, :size[0], :size[1]] = hm
-        return QueryHeatmaps(**fields, heatmaps=heatmaps, modes=self.modes)
+        return heatmaps
