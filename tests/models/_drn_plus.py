@@ -2,7 +2,7 @@
 data, and a recorder of what a training step hands to the readers of the
 recognition evidence: the shared setup of the tests of the DRN's switches
 beyond the paper (``test_drn_plus_switches.py``, ``test_scm_evidence.py``,
-``test_exclusive_evidence.py``)."""
+``test_exclusive_evidence.py``, ``test_drn_scm_base_seeds.py``)."""
 import os.path as osp
 
 from conftest import REPO_ROOT, record_calls, use_data_root
@@ -30,10 +30,13 @@ def plus_model(**model_kwargs):
     return MODELS.build(cfg.model)
 
 
-def plus_model_and_batch(root, num=2, split='train_dataloader'):
-    """The Ours+ model (weights initialised, seed 0) and a collated batch
-    of the first ``num`` samples of ``split`` at ``root``."""
+def plus_model_and_batch(root, num=2, split='train_dataloader',
+                         **model_kwargs):
+    """The Ours+ model with ``model_kwargs`` (weights initialised, seed 0)
+    and a collated batch of the first ``num`` samples of ``split`` at
+    ``root``."""
     cfg = plus_cfg(root)
+    cfg.model.update(model_kwargs)
     ds = DATASETS.build(cfg[split].dataset)
     set_random_seed(0)  # the pipeline's random resize and flip too
     model = MODELS.build(cfg.model)

@@ -2,36 +2,13 @@
 refinement (beside the novel classes' pseudo boxes), in a real training
 step; they never reach the detection head, and no ground-truth box is a
 recognition seed."""
-import os.path as osp
-
 import pytest
 import torch
-from conftest import REPO_ROOT, record_calls, use_data_root
-from mmdet.registry import DATASETS, MODELS
+from _drn_plus import plus_model, plus_model_and_batch
+from conftest import record_calls
 from mmdet.structures.bbox import get_box_tensor
-from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.runner import set_random_seed
-
-PLUS = osp.join(REPO_ROOT, 'configs', 'csod', 'drn-plus_tiny_synthetic.py')
 
 pytestmark = pytest.mark.usefixtures('one_thread')
-
-
-def _cfg(root, **model):
-    cfg = Config.fromfile(PLUS)
-    use_data_root(cfg, root)
-    cfg.model.update(model)
-    return cfg
-
-
-def _model_and_batch(root, **model):
-    cfg = _cfg(root, **model)
-    ds = DATASETS.build(cfg.train_dataloader.dataset)
-    set_random_seed(0)
-    net = MODELS.build(cfg.model)
-    net.init_weights()
-    return net, pseudo_collate([ds[i] for i in range(2)])
 
 
 def _record(model, monkeypatch):
@@ -47,7 +24,8 @@ def _record(model, monkeypatch):
 
 def test_base_classes_seeded_by_the_scm_not_by_their_boxes(
         synthetic_root, monkeypatch):
-    model, batch = _model_and_batch(synthetic_root, rec_scm_base_seeds=True)
+    model, batch = plus_model_and_batch(synthetic_root,
+                                        rec_scm_base_seeds=True)
     seen = _record(model, monkeypatch)
     model.train()
     data = model.data_preprocessor(batch, True)
@@ -85,7 +63,8 @@ def test_base_classes_seeded_by_the_scm_not_by_their_boxes(
 
 def test_without_the_switch_base_classes_seed_themselves(
         synthetic_root, monkeypatch):
-    model, batch = _model_and_batch(synthetic_root, rec_scm_base_seeds=False)
+    model, batch = plus_model_and_batch(synthetic_root,
+                                        rec_scm_base_seeds=False)
     seen = _record(model, monkeypatch)
     model.train()
     model.pseudo_gt_enabled = True
@@ -100,8 +79,6 @@ def test_without_the_switch_base_classes_seed_themselves(
     (dict(rec_pseudo_seeds=False), 'rec_pseudo_seeds'),
     (dict(rec_box_seeds=True), 'rec_box_seeds'),
 ])
-def test_the_switch_needs_pseudo_seeds_and_no_box_seeds(
-        synthetic_root, model, match):
-    cfg = _cfg(synthetic_root, rec_scm_base_seeds=True, **model)
+def test_the_switch_needs_pseudo_seeds_and_no_box_seeds(model, match):
     with pytest.raises(ValueError, match=match):
-        MODELS.build(cfg.model)
+        plus_model(rec_scm_base_seeds=True, **model)
