@@ -1,7 +1,7 @@
 """What a DRN's SCM and pseudo boxes are made from: one stream of the
 recognition head's proposal scores, optionally weighed against the other
 classes of the image."""
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -74,12 +74,23 @@ class DRNEvidenceMixin:
         mapped by ``rec_label_map``) set to 0; one batched op."""
         if not scores:
             return []
-        sizes = [len(s) for s in scores]
-        present = image_labels[:, self.rec_label_map] > 0  # [B, C_rec]
-        rows = present.to(scores[0].device).repeat_interleave(
-            torch.tensor(sizes, device=scores[0].device), dim=0)
-        flat = torch.cat(scores)
-        return list(flat.masked_fill(~rows, 0).split(sizes))
+        flat, rows = self.present_rows(scores, image_labels)
+        return list(flat.masked_fill(~rows, 0).split([len(s) for s in scores]))
+
+    def present_rows(self, scores: List[Tensor],
+                     image_labels: Tensor) -> Tuple[Tensor, Tensor]:
+        """The images' ``scores`` (per image [R_i, C_rec], at least one
+        image) as one [sum R_i, C_rec] tensor, and beside it a bool mask of
+        the same shape: whether each column's class is present in that
+        row's image (``image_labels`` [B, C] over all classes, > 0)."""
+        cols = torch.as_tensor(self.rec_label_map, dtype=torch.long,
+                               device=image_labels.device)
+        present = image_labels[:, cols] > 0  # [B, C_rec]
+        flat = torch.cat(scores)  # [sum R_i, C_rec]
+        rows = present.to(flat.device).repeat_interleave(
+            torch.tensor([len(s) for s in scores], device=flat.device),
+            dim=0)
+        return flat, rows
 
     def exclusive_scores(self, scores: List[Tensor],
                          image_labels: Tensor) -> List[Tensor]:
@@ -105,13 +116,8 @@ class DRNEvidenceMixin:
         """
         if not scores:
             return []
-        cols = torch.as_tensor(self.rec_label_map, dtype=torch.long,
-                               device=image_labels.device)
-        present = image_labels[:, cols] > 0  # [B, C_rec]
-        sizes = [len(s) for s in scores]
-        flat = torch.cat(scores)  # [sum R_i, C_rec]
-        rows = present.to(flat.device).repeat_interleave(
-            torch.tensor(sizes, device=flat.device), dim=0)  # like flat
+        flat, rows = self.present_rows(scores, image_labels)
         top = (flat * rows).amax(dim=1, keepdim=True)
         weighed = flat * flat / top.clamp_min(torch.finfo(flat.dtype).tiny)
-        return list(torch.where(rows, weighed, flat).split(sizes))
+        return list(torch.where(rows, weighed, flat).split(
+            [len(s) for s in scores]))
